@@ -54,6 +54,14 @@ afterEach(() => {
 
 const logged = (event: string) => lines.filter((l) => l.event === event)
 
+/** The query Meta sends when the webhook is configured, with `overrides` applied. */
+const subscribe = (overrides: Record<string, string> = {}) => ({
+  'hub.mode': 'subscribe',
+  'hub.verify_token': VERIFY_TOKEN,
+  'hub.challenge': CHALLENGE,
+  ...overrides,
+})
+
 function handshake(params: Record<string, string>): Promise<Response> {
   return exports.default.fetch(`${BASE}/webhook?${new URLSearchParams(params)}`)
 }
@@ -85,7 +93,7 @@ function countingStream(total: number) {
 
 describe('GET /webhook (subscription handshake)', () => {
   it('echoes hub.challenge as text/plain when mode is subscribe and the token matches', async () => {
-    const res = await handshake({ 'hub.mode': 'subscribe', 'hub.verify_token': VERIFY_TOKEN, 'hub.challenge': CHALLENGE })
+    const res = await handshake(subscribe())
     expect(res.status).toBe(200)
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/)
     expect(await res.text()).toBe(CHALLENGE)
@@ -94,21 +102,21 @@ describe('GET /webhook (subscription handshake)', () => {
 
   it('echoes a non-numeric challenge verbatim', async () => {
     const challenge = 'abc-DEF_123.xyz'
-    const res = await handshake({ 'hub.mode': 'subscribe', 'hub.verify_token': VERIFY_TOKEN, 'hub.challenge': challenge })
+    const res = await handshake(subscribe({ 'hub.challenge': challenge }))
     expect(res.status).toBe(200)
     expect(await res.text()).toBe(challenge)
   })
 
   const forbidden: [string, Record<string, string>][] = [
-    ['a wrong token', { 'hub.mode': 'subscribe', 'hub.verify_token': 'guess', 'hub.challenge': CHALLENGE }],
-    ['a token prefix', { 'hub.mode': 'subscribe', 'hub.verify_token': 'test-verify-toke', 'hub.challenge': CHALLENGE }],
-    ['a token with a suffix', { 'hub.mode': 'subscribe', 'hub.verify_token': `${VERIFY_TOKEN}x`, 'hub.challenge': CHALLENGE }],
-    ['a token in other case', { 'hub.mode': 'subscribe', 'hub.verify_token': VERIFY_TOKEN.toUpperCase(), 'hub.challenge': CHALLENGE }],
-    ['an empty token', { 'hub.mode': 'subscribe', 'hub.verify_token': '', 'hub.challenge': CHALLENGE }],
+    ['a wrong token', subscribe({ 'hub.verify_token': 'guess' })],
+    ['a token prefix', subscribe({ 'hub.verify_token': 'test-verify-toke' })],
+    ['a token with a suffix', subscribe({ 'hub.verify_token': `${VERIFY_TOKEN}x` })],
+    ['a token in other case', subscribe({ 'hub.verify_token': VERIFY_TOKEN.toUpperCase() })],
+    ['an empty token', subscribe({ 'hub.verify_token': '' })],
     ['no token', { 'hub.mode': 'subscribe', 'hub.challenge': CHALLENGE }],
-    ['mode unsubscribe', { 'hub.mode': 'unsubscribe', 'hub.verify_token': VERIFY_TOKEN, 'hub.challenge': CHALLENGE }],
+    ['mode unsubscribe', subscribe({ 'hub.mode': 'unsubscribe' })],
     ['no mode', { 'hub.verify_token': VERIFY_TOKEN, 'hub.challenge': CHALLENGE }],
-    ['mode in other case', { 'hub.mode': 'SUBSCRIBE', 'hub.verify_token': VERIFY_TOKEN, 'hub.challenge': CHALLENGE }],
+    ['mode in other case', subscribe({ 'hub.mode': 'SUBSCRIBE' })],
     ['underscored parameter names', { hub_mode: 'subscribe', hub_verify_token: VERIFY_TOKEN, hub_challenge: CHALLENGE }],
   ]
 
@@ -127,7 +135,7 @@ describe('GET /webhook (subscription handshake)', () => {
 
   it('refuses to echo an oversized challenge', async () => {
     const challenge = '9'.repeat(257)
-    const res = await handshake({ 'hub.mode': 'subscribe', 'hub.verify_token': VERIFY_TOKEN, 'hub.challenge': challenge })
+    const res = await handshake(subscribe({ 'hub.challenge': challenge }))
     expect(res.status).toBe(403)
     expect(await res.text()).not.toContain(challenge)
   })
@@ -347,7 +355,10 @@ describe('POST /webhook acknowledgement (200)', () => {
       'a 300-entry batch',
       {
         object: 'instagram',
-        entry: Array.from({ length: 300 }, () => ({ id: DEFAULT_ACCOUNT_ID, messaging: [messagingItem({ kind: 'text' })] })),
+        entry: Array.from({ length: 300 }, () => ({
+          id: DEFAULT_ACCOUNT_ID,
+          messaging: [messagingItem({ kind: 'text' })],
+        })),
       },
     ],
   ])('acknowledges hostile but signed %s with 200', async (_, payload) => {
@@ -381,7 +392,8 @@ describe('POST /webhook acknowledgement (200)', () => {
   })
 
   it('uses cf-ray as the request id in its log lines', async () => {
-    await post(JSON.stringify(delivery([messagingItem({ kind: 'read' })])), { headers: { 'cf-ray': '8f00ba4c0ffee-AMS' } })
+    const body = JSON.stringify(delivery([messagingItem({ kind: 'read' })]))
+    await post(body, { headers: { 'cf-ray': '8f00ba4c0ffee-AMS' } })
     expect(logged('webhook_received')).toEqual([expect.objectContaining({ request_id: '8f00ba4c0ffee-AMS' })])
   })
 })
@@ -409,7 +421,11 @@ describe('secret rotation through the route', () => {
 describe('missing configuration (503)', () => {
   // Only the non-secret vars from wrangler.toml: what a fresh deploy without `wrangler secret put` sees.
   const unconfigured = () =>
-    ({ IG_ACCOUNT_ID: 'me', GRAPH_API_BASE: 'https://graph.instagram.com', GRAPH_API_VERSION: 'v25.0' }) as unknown as Env
+    ({
+      IG_ACCOUNT_ID: 'me',
+      GRAPH_API_BASE: 'https://graph.instagram.com',
+      GRAPH_API_VERSION: 'v25.0',
+    }) as unknown as Env
 
   async function call(path: string, init: RequestInit, bindings: Env) {
     const ctx = createExecutionContext()
@@ -421,7 +437,8 @@ describe('missing configuration (503)', () => {
   it('answers a signed delivery with 503 so Meta redelivers, and logs every missing name', async () => {
     const body = JSON.stringify(delivery([messagingItem({ kind: 'text' })]))
     const signature = await signBody(body, APP_SECRET)
-    const res = await call('/webhook', { method: 'POST', body, headers: { 'x-hub-signature-256': signature } }, unconfigured())
+    const headers = { 'x-hub-signature-256': signature }
+    const res = await call('/webhook', { method: 'POST', body, headers }, unconfigured())
     expect(res.status).toBe(503)
     expect(await res.text()).toBe('Service Unavailable')
     const errors = logged('config_error')

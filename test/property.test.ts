@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { parseWebhook } from '../src/webhook'
 import { signBody, verifySignature } from '../src/signature'
 import { signedRequest } from './helpers/sign'
-import { messagingItem, type Kind } from '../tools/payloads'
+import { messagingItem, metaJson, type Kind } from '../tools/payloads'
 
 const RUNS = 150
 const SECRET = 'test-app-secret'
@@ -39,7 +39,9 @@ const field = fc.oneof(
 /** Mostly the well-formed value, sometimes a hostile one, so deep branches are reached. */
 const mostly = <T>(good: fc.Arbitrary<T>) => fc.oneof({ arbitrary: good, weight: 5 }, { arbitrary: field, weight: 1 })
 const realItem = fc.constantFrom(...KINDS).map((kind) => messagingItem({ kind }))
-const itemKeys = ['sender', 'recipient', 'timestamp', 'message', 'reaction', 'postback', 'read', 'referral', 'message_edit']
+const itemKeys = [
+  'sender', 'recipient', 'timestamp', 'message', 'reaction', 'postback', 'read', 'referral', 'message_edit',
+]
 const messageKeys = ['mid', 'text', 'attachments', 'is_echo', 'is_deleted', 'quick_reply', 'reply_to', 'referral']
 const mutatedItem = fc
   .tuple(realItem, fc.constantFrom(...itemKeys), field)
@@ -98,7 +100,7 @@ describe('POST /webhook never answers 5xx to a validly signed body', () => {
     await fc.assert(
       fc.asyncProperty(envelope, fc.boolean(), async (payload, escape) => {
         const json = JSON.stringify(payload)
-        const body = escape ? json.replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : json
+        const body = escape ? metaJson(payload) : json
         const code = await status(body)
         expect([200, 400]).toContain(code)
         // A well-formed instagram envelope is always acknowledged, whatever is inside it.
@@ -124,6 +126,7 @@ describe('POST /webhook never answers 5xx to a validly signed body', () => {
 describe('verifySignature never accepts a signature not made with the secret', () => {
   const hexDigit = fc.constantFrom(...'0123456789abcdefABCDEF')
   const body = fc.uint8Array({ maxLength: 512 })
+  const header = fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.string().map((s) => `sha256=${s}`))
 
   it('for random 64-digit hex digests', async () => {
     await fc.assert(
@@ -136,8 +139,8 @@ describe('verifySignature never accepts a signature not made with the secret', (
 
   it('for arbitrary header strings', async () => {
     await fc.assert(
-      fc.asyncProperty(body, fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.string().map((s) => `sha256=${s}`)), async (bytes, header) => {
-        expect(await verifySignature(bytes, header, [SECRET])).toBe(false)
+      fc.asyncProperty(body, header, async (bytes, value) => {
+        expect(await verifySignature(bytes, value, [SECRET])).toBe(false)
       }),
       { numRuns: RUNS }
     )

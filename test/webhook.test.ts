@@ -32,6 +32,7 @@ function single(item: Record<string, unknown>): WebhookEvent {
   return webhook.events[0]!
 }
 
+const itemBase = () => ({ sender: { id: SENDER }, recipient: { id: ACCOUNT }, timestamp: TS })
 const item = (opts: ItemOptions) => messagingItem({ timestamp: TS, mid: MID, targetMid: TARGET, ...opts })
 const inbound = { source: 'messaging', accountId: ACCOUNT, senderId: SENDER, recipientId: ACCOUNT, timestamp: TS }
 
@@ -169,7 +170,8 @@ describe('message events', () => {
   })
 
   it('turns numeric ids into strings', () => {
-    const raw = { sender: { id: 1234567 }, recipient: { id: 7654321 }, timestamp: TS, message: { mid: MID, text: 'hi' } }
+    const ids = { sender: { id: 1234567 }, recipient: { id: 7654321 } }
+    const raw = { ...ids, timestamp: TS, message: { mid: MID, text: 'hi' } }
     expect(single(raw)).toMatchObject({ senderId: '1234567', recipientId: '7654321' })
   })
 
@@ -279,7 +281,11 @@ describe('standby and changes', () => {
         {
           id: ACCOUNT,
           time: TS,
-          standby: [item({ kind: 'text', text: 'hello?' }), { ...item({ kind: 'postback' }), postback: { mid: MID, title: 'Menu' } }],
+          // Standby postbacks omit the payload (§3.2).
+          standby: [
+            item({ kind: 'text', text: 'hello?' }),
+            { ...item({ kind: 'postback' }), postback: { mid: MID, title: 'Menu' } },
+          ],
         },
       ],
     })
@@ -378,7 +384,9 @@ describe('batches', () => {
     const entry = Array.from({ length: 300 }, (_, e) => ({
       id: `1784140000${String(e).padStart(7, '0')}`,
       time: TS,
-      messaging: Array.from({ length: 4 }, (_, i) => messagingItem({ kind: 'text', mid: `m_${e}_${i}`, timestamp: TS })),
+      messaging: Array.from({ length: 4 }, (_, i) =>
+        messagingItem({ kind: 'text', mid: `m_${e}_${i}`, timestamp: TS })
+      ),
     }))
     const webhook = ok({ object: 'instagram', entry })
     expect(webhook.skipped).toEqual([])
@@ -407,7 +415,7 @@ describe('batches', () => {
   })
 
   it('never puts message content in a skip reason', () => {
-    const bad = { sender: { id: SENDER }, recipient: { id: ACCOUNT }, timestamp: TS, message: { mid: 42, text: 'my secret' } }
+    const bad = { ...itemBase(), message: { mid: 42, text: 'my secret' } }
     const webhook = ok(delivery([bad]))
     expect(webhook.skipped).toHaveLength(1)
     expect(JSON.stringify(webhook.skipped)).not.toContain('my secret')
@@ -444,7 +452,7 @@ describe('envelope', () => {
 })
 
 describe('hostile shapes inside a valid envelope', () => {
-  const base = { sender: { id: SENDER }, recipient: { id: ACCOUNT }, timestamp: TS }
+  const base = itemBase()
   const hostileEntries: [string, unknown][] = [
     ['entry items of every JSON type', [null, 1, 'x', true, [], {}]],
     ['messaging null', [{ id: ACCOUNT, messaging: null }]],
@@ -498,9 +506,10 @@ describe('hostile shapes inside a valid envelope', () => {
   })
 
   it('does not let __proto__ or constructor keys leak into events', () => {
-    const raw = JSON.parse(
-      `{"object":"instagram","entry":[{"id":"${ACCOUNT}","messaging":[{"sender":{"id":"${SENDER}"},"recipient":{"id":"${ACCOUNT}"},"timestamp":${TS},"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}}}]}]}`
-    )
+    const hostile = '"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}}'
+    const itemJson = `{"sender":{"id":"${SENDER}"},"recipient":{"id":"${ACCOUNT}"},"timestamp":${TS},${hostile}}`
+    // JSON.parse (unlike an object literal) makes __proto__ an own key, as a real body would.
+    const raw = JSON.parse(`{"object":"instagram","entry":[{"id":"${ACCOUNT}","messaging":[${itemJson}]}]}`)
     const webhook = ok(raw)
     expect(webhook.events).toHaveLength(1)
     expect(webhook.events[0]).toMatchObject({ kind: 'unknown', keys: ['__proto__', 'constructor'] })
