@@ -120,7 +120,7 @@ export async function parseSignedRequest(
 
   let claims: unknown
   try {
-    claims = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payloadBytes))
+    claims = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(payloadBytes))
   } catch {
     return { ok: false, reason: 'malformed' }
   }
