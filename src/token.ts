@@ -80,7 +80,9 @@ export function refreshDue(
   if (record.expiresAt === undefined) return { due: true, reason: 'expiry_unknown' }
   // Meta says an expired token cannot be refreshed, but our expiry is an estimate: one try a day.
   if (record.expiresAt <= now) return { due: true, reason: 'past_expiry' }
-  if (record.expiresAt - now <= REFRESH_WHEN_EXPIRING_WITHIN_MS) return { due: true, reason: 'expires_within_30_days' }
+  if (record.expiresAt - now <= REFRESH_WHEN_EXPIRING_WITHIN_MS) {
+    return { due: true, reason: 'expires_within_30_days' }
+  }
   return { due: false, reason: 'expires_in_more_than_30_days' }
 }
 
@@ -159,7 +161,8 @@ async function refreshUnlocked(deps: RefreshDeps): Promise<RefreshOutcome> {
     return { outcome: 'not_due', reason: due.reason }
   }
 
-  const url = `${base}/refresh_access_token?grant_type=ig_refresh_token&access_token=${encodeURIComponent(record.token)}`
+  const query = `grant_type=ig_refresh_token&access_token=${encodeURIComponent(record.token)}`
+  const url = `${base}/refresh_access_token?${query}`
   let res: Response
   let text: string
   try {
@@ -170,7 +173,8 @@ async function refreshUnlocked(deps: RefreshDeps): Promise<RefreshOutcome> {
     })
     text = await res.text()
   } catch (err) {
-    const reason = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError') ? 'timeout' : 'network'
+    const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')
+    const reason = timedOut ? 'timeout' : 'network'
     log.warn('token_refresh', {
       outcome: 'failed',
       reason,
@@ -245,7 +249,9 @@ async function reportInvalidTokenUnlocked(
   now: number
 ): Promise<void> {
   if (stored && stored.token === token) await store.markInvalid(reason, now)
-  else await store.put({ token, obtainedAt: UNKNOWN_OBTAINED_AT, source: 'configured', invalid: { at: now, reason } })
+  else {
+    await store.put({ token, obtainedAt: UNKNOWN_OBTAINED_AT, source: 'configured', invalid: { at: now, reason } })
+  }
 }
 
 function parseRefreshResponse(body: unknown): { token: string; expiresInSeconds: number } | null {
@@ -269,7 +275,10 @@ function graphError(body: unknown): GraphError | null {
   const error = (body as { error?: unknown }).error
   if (typeof error !== 'object' || error === null) return null
   const e = error as Record<string, unknown>
-  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : undefined)
+  const num = (v: unknown) => {
+    if (typeof v === 'number' && Number.isFinite(v)) return v
+    return typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : undefined
+  }
   const str = (v: unknown) => (typeof v === 'string' ? v.slice(0, 64) : undefined)
   return { code: num(e.code), subcode: num(e.error_subcode), type: str(e.type), fbtrace_id: str(e.fbtrace_id) }
 }
@@ -281,7 +290,8 @@ export function redactUrl(url: string): string {
 
 function scrub(message: string, token: string): string {
   const redacted = redactUrl(message)
-  return token ? redacted.split(token).join('REDACTED').split(encodeURIComponent(token)).join('REDACTED') : redacted
+  if (!token) return redacted
+  return redacted.split(token).join('REDACTED').split(encodeURIComponent(token)).join('REDACTED')
 }
 
 export function tokenHealth(
