@@ -516,3 +516,13 @@ describe('hostile shapes inside a valid envelope', () => {
     expect(({} as Record<string, unknown>).polluted).toBeUndefined()
   })
 })
+
+describe('entry time', () => {
+  it('keeps the messages of an entry whose time is malformed', () => {
+    const result = parseWebhook({
+      object: 'instagram',
+      entry: [{ id: '1', time: 'not a time', messaging: [{ sender: { id: '2' }, recipient: { id: '1' }, timestamp: 1569262485349, message: { mid: 'm', text: 'hi' } }] }],
+    })
+    expect(result.ok && result.webhook.events.map((e) => e.kind)).toEqual(['text'])
+  })
+})

@@ -1,0 +1,55 @@
+/**
+ * Builds the reply pipeline's dependencies from the Worker's env: the one place where the real
+ * Send API client, LLM client and defence layers are wired together.
+ */
+import type { Config } from './config'
+import { classifyGraphError, createGraph, GraphError } from './graph'
+import { createLlm } from './llm'
+import type { Logger } from './log'
+import type { PipelineDeps, SendFailure } from './pipeline'
+import { deriveCanary } from './prompt'
+import { generateReply } from './reply'
+import { splitMessage } from './split'
+
+export function createPipelineDeps(env: Env, config: Config, log: Logger, deadline: () => number): PipelineDeps {
+  const graph = createGraph({
+    fetch: (input, init) => fetch(input, init),
+    base: config.GRAPH_API_BASE,
+    version: config.GRAPH_API_VERSION,
+    accountId: config.IG_ACCOUNT_ID,
+    token: () => config.IG_ACCESS_TOKEN,
+  })
+  const llm = createLlm(config)
+  let canary: Promise<string> | undefined
+  // One Worker serves the one Instagram account its token belongs to.
+  const account = () => env.ACCOUNT.getByName(config.IG_ACCOUNT_ID)
+  return {
+    config,
+    log,
+    now: () => Date.now(),
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    deadline,
+    send: {
+      text: (recipientId, text) => graph.sendText(recipientId, text),
+      action: (recipientId, action) => graph.senderAction(recipientId, action),
+    },
+    generate: async (input) => {
+      canary ??= deriveCanary(config.APP_SECRET)
+      return generateReply({ config, llm, log, canary: await canary }, input)
+    },
+    split: (text) => splitMessage(text, { maxParts: config.MAX_REPLY_PARTS }),
+    classify: (err): SendFailure => {
+      if (err instanceof GraphError) return { retryable: err.retryable, category: err.category, ambiguous: err.networkError }
+      const info = classifyGraphError(undefined, undefined, true)
+      return { retryable: info.retryable, category: info.category, ambiguous: true }
+    },
+    spendBudget: (day) => account().spend(day, config.LLM_DAILY_BUDGET),
+    report: async (event, fields) => {
+      log.info(`stage_${event}`, fields)
+      if (event === 'replied' || event === 'send_failed' || event === 'token_invalid')
+        await account()
+          .report(event, { reason: typeof fields?.reason === 'string' ? fields.reason : undefined })
+          .catch(() => log.warn('account_report_failed'))
+    },
+  }
+}
