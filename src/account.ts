@@ -1,9 +1,23 @@
 /**
  * One Durable Object per Instagram account: what must be consistent across all of its senders.
- * The daily LLM budget (against unbounded cost, OWASP LLM10), and the account's delivery health
- * (last reply, failures, token problems) that /healthz reports.
+ * The daily LLM budget (against unbounded cost, OWASP LLM10), the access token's lifecycle
+ * (refresh, invalidation, deauthorization; one object serialises them, so refreshes are
+ * single-flight), and the delivery health that /healthz reports.
  */
 import { DurableObject } from 'cloudflare:workers'
+import { readConfig } from './config'
+import { createLogger } from './log'
+import {
+  currentToken,
+  effectiveRecord,
+  flavour,
+  refreshToken,
+  reportInvalidToken,
+  tokenHealth,
+  type RefreshOutcome,
+  type TokenRecord,
+  type TokenStore,
+} from './token'
 
 export interface AccountStatus {
   day: string
@@ -13,6 +27,8 @@ export interface AccountStatus {
   lastReplyAt: number | null
   sendFailed: number
   tokenInvalid: { at: number; reason: string } | null
+  deauthorized: boolean
+  token: { flavour: string; days_until_expiry: number | null; degraded_reasons: string[] }
 }
 
 export class AccountObject extends DurableObject<Env> {
@@ -25,6 +41,59 @@ export class AccountObject extends DurableObject<Env> {
       CREATE TABLE IF NOT EXISTS budget (day TEXT PRIMARY KEY, used INTEGER NOT NULL, exhausted_at INTEGER);
       CREATE TABLE IF NOT EXISTS state (k TEXT PRIMARY KEY, v TEXT NOT NULL);
     `)
+  }
+
+  /** The token record lives in this object's storage (see PRIVACY.md). */
+  private readonly tokens: TokenStore = {
+    get: async () => {
+      const v = this.get('token')
+      return v ? (JSON.parse(v) as TokenRecord) : null
+    },
+    put: async (r) => this.set('token', JSON.stringify(r)),
+    markInvalid: async (reason, at) => {
+      const v = this.get('token')
+      if (!v) return
+      this.set('token', JSON.stringify({ ...(JSON.parse(v) as TokenRecord), invalid: { at, reason } }))
+    },
+  }
+
+  private configuredToken(): string {
+    const cfg = readConfig(this.env)
+    if (!cfg.ok) throw new Error(cfg.message)
+    return cfg.config.IG_ACCESS_TOKEN
+  }
+
+  /** The token sends should use now, or '' once the account owner has removed the app. */
+  async token(): Promise<string> {
+    if (this.get('deauthorized_at')) return ''
+    return currentToken(this.tokens, this.configuredToken())
+  }
+
+  /** Meta answered 190 for `token`: mark it invalid (unless it has been replaced since). */
+  async tokenRejected(token: string, reason: string, now = Date.now()): Promise<void> {
+    await reportInvalidToken(this.tokens, token, reason, now)
+  }
+
+  /** The daily cron: refresh the Instagram Login token when it is due. */
+  async refresh(now = Date.now()): Promise<RefreshOutcome> {
+    const cfg = readConfig(this.env)
+    if (!cfg.ok) throw new Error(cfg.message)
+    if (this.get('deauthorized_at')) return { outcome: 'not_due', reason: 'deauthorized' }
+    if (flavour(cfg.config.GRAPH_API_BASE) === 'facebook_login') return { outcome: 'skipped_page_token' }
+    return refreshToken({
+      fetch: (input, init) => fetch(input, init),
+      now: () => now,
+      base: cfg.config.GRAPH_API_BASE,
+      configuredToken: cfg.config.IG_ACCESS_TOKEN,
+      store: this.tokens,
+      log: createLogger({ component: 'token_refresh' }),
+    })
+  }
+
+  /** The account owner removed the app: forget its token and never send with it again. */
+  async deauthorize(now = Date.now()): Promise<void> {
+    this.sql.exec("DELETE FROM state WHERE k = 'token'")
+    this.set('deauthorized_at', now)
   }
 
   private get(k: string): string | undefined {
@@ -51,18 +120,24 @@ export class AccountObject extends DurableObject<Env> {
     return true
   }
 
-  async report(event: 'replied' | 'send_failed' | 'token_invalid', fields: { reason?: string; now?: number } = {}): Promise<void> {
+  async report(event: 'replied' | 'send_failed', fields: { reason?: string; now?: number } = {}): Promise<void> {
     const now = fields.now ?? Date.now()
     if (event === 'replied') this.set('last_reply_at', now)
     if (event === 'send_failed') this.set('send_failed', Number(this.get('send_failed') ?? 0) + 1)
-    if (event === 'token_invalid') this.set('token_invalid', JSON.stringify({ at: now, reason: fields.reason ?? 'token_invalid' }))
   }
 
   async status(limit: number, now = Date.now()): Promise<AccountStatus> {
+    const cfg = readConfig(this.env)
+    const base = cfg.ok ? cfg.config.GRAPH_API_BASE : 'https://graph.instagram.com'
+    const kind = flavour(base)
+    const stored = await this.tokens.get()
+    const record = cfg.ok ? effectiveRecord(stored, cfg.config.IG_ACCESS_TOKEN) : stored
+    const health = tokenHealth(record, kind, now)
+    const deauthorized = this.get('deauthorized_at') !== undefined
+    if (deauthorized) health.degraded_reasons.push('app_deauthorized')
     const day = new Date(now).toISOString().slice(0, 10)
     const used = this.sql.exec<{ used: number }>('SELECT used FROM budget WHERE day = ?', day).toArray()[0]?.used ?? 0
     const last = this.get('last_reply_at')
-    const invalid = this.get('token_invalid')
     return {
       day,
       llmCallsToday: used,
@@ -70,7 +145,9 @@ export class AccountObject extends DurableObject<Env> {
       budgetExhausted: used >= limit,
       lastReplyAt: last ? Number(last) : null,
       sendFailed: Number(this.get('send_failed') ?? 0),
-      tokenInvalid: invalid ? (JSON.parse(invalid) as { at: number; reason: string }) : null,
+      tokenInvalid: record?.invalid ?? null,
+      deauthorized,
+      token: { flavour: kind, ...health },
     }
   }
 }

@@ -48,8 +48,10 @@ export interface LeasedJob {
   leaseId: string
   userId: string
   accountId: string
-  /** When the user's message was sent: the messaging window is measured from here. */
+  /** When the user's message was sent. */
   timestamp: number
+  /** The user's latest message: the 24-hour messaging window is measured from here. */
+  lastUserAt: number
   kind: JobKind
   /** Parts already generated (the LLM is never called twice for one job). */
   parts: string[] | null

@@ -10,7 +10,9 @@
 import type { Config } from './config'
 import type { Accepted, Decision } from './decision'
 import { createPipelineDeps } from './deps'
+import { rememberAccount } from './erase'
 import { hashId, type Logger } from './log'
+import { count } from './metrics'
 import { runJob } from './pipeline'
 import { eventKey } from './sender'
 import type { InboundEvent, WebhookEvent } from './webhook'
@@ -83,6 +85,9 @@ export async function handleDelivery(deps: DeliveryDeps, events: WebhookEvent[])
     accepted.push(s.value)
     for (const r of s.value.results) bump(r.decision)
   }
+  count(deps.env, 'duplicate', counts.duplicate ?? 0)
+  count(deps.env, 'rate_limited', (counts.rate_limited ?? 0) + (counts.rate_limited_notice ?? 0))
+  count(deps.env, 'paused', (counts.paused ?? 0) + (counts.opted_out ?? 0))
   // Claims already made stay valid: their jobs run (here or from the alarm) even if this
   // delivery is answered with 503, and Meta's redelivery will see them as duplicates.
   deps.waitUntil(afterAck(deps, accepted, invocationDeadline))
@@ -116,6 +121,7 @@ async function afterAck(
   await Promise.all(
     accepted.map(async ({ name, group, results }) => {
       const log = deps.log.child({ sender: await hashId(group.userId, config.APP_SECRET) })
+      await rememberAccount(env.DEDUP, group.accountId)
       for (const r of results) log.info('event_accepted', { kind: r.kind, decision: r.decision })
       const fresh = results.filter((r) => r.decision !== 'duplicate')
       await Promise.all(

@@ -23,15 +23,17 @@ const counters = Object.fromEntries(STAGES.map((s) => [s, 0])) as Record<Stage, 
 const SUMMARY_EVERY_MS = 60_000
 let lastSummary = Date.now()
 
-interface MetricsEnv {
-  METRICS?: AnalyticsEngineDataset
+/** The optional binding, declared in wrangler.toml only by those who want it. */
+function dataset(env: object): AnalyticsEngineDataset | undefined {
+  const m = (env as { METRICS?: AnalyticsEngineDataset }).METRICS
+  return m && typeof m.writeDataPoint === 'function' ? m : undefined
 }
 
-export function count(env: MetricsEnv, stage: Stage, n = 1): void {
+export function count(env: object, stage: Stage, n = 1): void {
   if (n <= 0) return
   counters[stage] += n
   // writeDataPoint is non-blocking and needs no await (Analytics Engine docs).
-  env.METRICS?.writeDataPoint({ blobs: [stage], doubles: [n], indexes: [stage] })
+  dataset(env)?.writeDataPoint({ blobs: [stage], doubles: [n], indexes: [stage] })
   const now = Date.now()
   if (now - lastSummary >= SUMMARY_EVERY_MS) {
     lastSummary = now

@@ -10,6 +10,7 @@ import type { Config } from './config'
 import type { JobOutcome, LeasedJob, PartGate, Turn } from './decision'
 import type { Logger } from './log'
 import { BudgetExhausted, retry } from './retry'
+import { replyPolicy } from './window'
 
 /** The per-sender object's job methods (a Durable Object stub, or the object itself). */
 export interface JobStore {
@@ -93,10 +94,11 @@ export async function runJob(deps: PipelineDeps, store: JobStore, jobId: string)
       jl.info('reply_generated', { outcome: generated.outcome, parts: parts.length, ms: deps.now() - started, ...(generated.rule ? { rule: generated.rule } : {}) })
     }
     for (let idx = job.nextPart; idx < parts.length; idx++) {
-      if (deps.now() - job.timestamp >= 24 * 3_600_000) {
-        // Outside the messaging window nothing may be sent by a bot; the HUMAN_AGENT tag is for people.
+      const policy = replyPolicy({ now: deps.now(), lastUserMessageAt: job.lastUserAt, kind: 'automated' })
+      if (!policy.allowed) {
+        // A bot may not write outside the messaging window; the HUMAN_AGENT tag is for people.
         await store.release(job.id, job.leaseId, { final: 'outside_window' })
-        jl.warn('reply_not_sent', { reason: 'outside_window' })
+        jl.warn('reply_not_sent', { reason: policy.reason })
         await deps.report('send_failed', { reason: 'outside_window' })
         return 'failed'
       }

@@ -20,6 +20,7 @@ import { DurableObject } from 'cloudflare:workers'
 import { readConfig, type Config } from './config'
 import type { AcceptEvent, Accepted, Decision, JobKind, JobOutcome, LeasedJob, PartGate, Turn } from './decision'
 import { createLogger, hashId } from './log'
+import { intentWords, matchIntent } from './keywords'
 import { ECHO_GRACE_MS, runJob } from './pipeline'
 import { createPipelineDeps } from './deps'
 import type { InboundEvent } from './webhook'
@@ -129,6 +130,10 @@ export class SenderObject extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
     this.sql = ctx.storage.sql
+    this.migrate()
+  }
+
+  private migrate(): void {
     this.sql.exec(`
       CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, ts INTEGER NOT NULL, claimed_at INTEGER NOT NULL, decision TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS state (k TEXT PRIMARY KEY, v TEXT NOT NULL);
@@ -311,7 +316,25 @@ export class SenderObject extends DurableObject<Env> {
     }
     this.set('last_user_at', Math.max(this.num('last_user_at'), e.timestamp))
     if (said !== null) this.remember('user', said, e.timestamp, mid, config)
+    // Opt-out and opt-in are honoured before anything else, and their confirmations are not
+    // rate limited: a person must always be able to make the bot stop.
+    const intent = job?.type === 'llm' ? matchIntent(job.text, intentWords(config)) : null
+    if (intent === 'stop') {
+      this.set('opted_out', 1)
+      return { decision: 'opt_out', job: this.createJob(key, e.timestamp, { type: 'fixed', text: config.OPT_OUT_REPLY, reason: 'opt_out' }, now, false) }
+    }
+    if (intent === 'start') {
+      this.sql.exec("DELETE FROM state WHERE k IN ('opted_out', 'paused_until')")
+      return { decision: 'opt_in', job: this.createJob(key, e.timestamp, { type: 'fixed', text: config.OPT_IN_REPLY, reason: 'opt_in' }, now, false) }
+    }
+    if (this.get('opted_out')) return { decision: 'opted_out' }
     if (this.num('paused_until') > now) return { decision: 'paused' }
+    if (intent === 'handoff') {
+      // Meta requires a path to a person: the bot stays quiet for the rest of the messaging
+      // window (or until START), and every reply from a person extends the pause.
+      this.set('paused_until', now + WINDOW_MS)
+      return { decision: 'handoff', job: this.createJob(key, e.timestamp, { type: 'fixed', text: config.HANDOFF_REPLY, reason: 'handoff' }, now, false) }
+    }
     if (!job) return { decision: 'ignored' }
     if (!this.takeToken(config, now)) {
       if (!this.takeNotice(config, now)) return { decision: 'rate_limited' }
@@ -343,6 +366,7 @@ export class SenderObject extends DurableObject<Env> {
       userId: this.get('user_id') ?? '',
       accountId: this.get('account_id') ?? '',
       timestamp: row.ts,
+      lastUserAt: Math.max(row.ts, this.num('last_user_at')),
       kind: JSON.parse(row.kind) as JobKind,
       parts: row.parts ? (JSON.parse(row.parts) as string[]) : null,
       nextPart: row.next_part,
@@ -503,6 +527,19 @@ export class SenderObject extends DurableObject<Env> {
     this.sql.exec("DELETE FROM jobs WHERE state NOT IN ('pending', 'generated') AND created_at < ?", now - CLAIM_RETENTION_MS)
     this.sql.exec('DELETE FROM parts WHERE job NOT IN (SELECT id FROM jobs)')
     this.sql.exec('DELETE FROM own WHERE at < ?', now - CLAIM_RETENTION_MS)
+  }
+
+  /**
+   * Data deletion: erases everything this object stores about the sender (claims, memory,
+   * pending replies, flags, its alarm) and returns the dedup keys so the caller can delete
+   * them from KV too. Idempotent.
+   */
+  async forget(): Promise<string[]> {
+    const keys = this.sql.exec<{ key: string }>('SELECT key FROM claims').toArray().map((r) => r.key)
+    // deleteAll also removes the alarm (compatibility date 2026-02-24 or later).
+    await this.ctx.storage.deleteAll()
+    this.migrate()
+    return keys
   }
 
   /** Test and data-deletion helper: everything stored about this sender. */

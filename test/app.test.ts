@@ -479,10 +479,11 @@ describe('missing configuration (503)', () => {
     const res = await call('/healthz', {}, partial)
     expect(res.status).toBe(200)
     const text = await res.text()
-    expect(JSON.parse(text)).toEqual({
+    expect(JSON.parse(text)).toMatchObject({
       status: 'misconfigured',
       version: VERSION,
       missing: expect.arrayContaining(['VERIFY_TOKEN', 'IG_ACCESS_TOKEN', 'OPENAI_API_KEY']),
+      degraded: ['misconfigured'],
     })
     expect(JSON.parse(text).missing).not.toContain('APP_SECRET')
     expect(text).not.toContain('partial-app-secret-value')
@@ -495,7 +496,10 @@ describe('GET /healthz', () => {
     expect(res.status).toBe(200)
     expect(res.headers.get('content-type')).toMatch(/^application\/json/)
     const text = await res.text()
-    expect(JSON.parse(text)).toEqual({ status: 'ok', version: VERSION, missing: [] })
+    const body = JSON.parse(text)
+    expect(body).toMatchObject({ status: 'ok', version: VERSION, missing: [], degraded: [] })
+    expect(Object.keys(body.counters)).toEqual(expect.arrayContaining(['received', 'signature_rejected', 'duplicate', 'replied', 'send_failed', 'leak_blocked']))
+    expect(body.token).toMatchObject({ flavour: 'instagram_login', invalid: false, deauthorized: false })
     expect(VERSION).toMatch(/^\d+\.\d+\.\d+/)
     for (const value of TEST_SECRET_VALUES) expect(text).not.toContain(value)
   })

@@ -16,17 +16,26 @@ export interface GraphCall {
 export interface NetworkOptions {
   /** Answers a Send API call; return a Response to override the default success. */
   graph?: (call: GraphCall, n: number) => Response | Promise<Response> | undefined
+  /** Answers GET /refresh_access_token; the default grants a new 60-day token. */
+  refresh?: (url: URL) => Response | Promise<Response> | undefined
   /** The LLM's answer text for a request, or a Response to override. */
   llm?: (body: { messages: { role: string; content: string }[]; [k: string]: unknown }, n: number) => string | Response | Promise<string | Response>
 }
 
 export function installNetwork(opts: NetworkOptions = {}) {
   const graph: GraphCall[] = []
+  const refreshes: URL[] = []
   const llm: { messages: { role: string; content: string }[]; [k: string]: unknown }[] = []
   let messageCounter = 0
   const spy = vi.spyOn(globalThis, 'fetch').mockImplementation(async (input: RequestInfo | URL, init?: RequestInit) => {
     const req = new Request(input as RequestInfo, init)
     const url = new URL(req.url)
+    if (url.host === 'graph.test' && url.pathname.endsWith('/refresh_access_token')) {
+      refreshes.push(url)
+      const custom = await opts.refresh?.(url)
+      if (custom) return custom
+      return Response.json({ access_token: `refreshed-token-${refreshes.length}`, token_type: 'bearer', expires_in: 5_184_000 })
+    }
     if (url.host === 'graph.test') {
       const call: GraphCall = { path: url.pathname, auth: req.headers.get('authorization'), body: (await req.json()) as GraphCall['body'] }
       graph.push(call)
@@ -55,6 +64,7 @@ export function installNetwork(opts: NetworkOptions = {}) {
   return {
     graph,
     llm,
+    refreshes,
     /** Texts the Send API accepted, in order (failed attempts are in `graph` only). */
     texts: () => graph.filter((c) => c.messageId).map((c) => c.body.message!.text!),
     /** Texts sent to one recipient, in order (alarms of other tests may send to others). */
