@@ -6,7 +6,7 @@
  * `--injection-action allow` lets flagged messages reach the model, to measure the prompt and
  * output layers without the input detector in front of them.
  */
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { registerHooks } from 'node:module'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -42,7 +42,14 @@ function option(name: string, fallback: string): string {
 }
 
 function readLines(file: string): Array<{ text: string }> {
-  return readFileSync(file, 'utf8')
+  let raw: string
+  try {
+    raw = readFileSync(file, 'utf8')
+  } catch {
+    console.error(`cannot read ${file} (pass --attacks/--benign/--payloads FILE)`)
+    process.exit(2)
+  }
+  return raw
     .split('\n')
     .filter((l) => l.trim())
     .map((l, i) => {
@@ -55,13 +62,8 @@ function readLines(file: string): Array<{ text: string }> {
 const attacksFile = option('attacks', resolve(corpora, 'injections.jsonl'))
 const benignFile = option('benign', resolve(corpora, 'benign.jsonl'))
 const payloadsFile = option('payloads', resolve(corpora, 'output-payloads.jsonl'))
-const payloads = (() => {
-  try {
-    return readLines(payloadsFile)
-  } catch {
-    return []
-  }
-})()
+// Payloads are optional: without the file the payload check is skipped and reported as 0 of 0.
+const payloads = existsSync(payloadsFile) ? readLines(payloadsFile) : []
 
 const { runInjectionEval, formatTable } = await import('../tools/eval-injection.ts')
 const report = await runInjectionEval({

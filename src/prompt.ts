@@ -76,8 +76,7 @@ export function buildPrompt(input: PromptInput): { messages: ChatMessage[]; boun
   const system = [input.systemPrompt.trim()]
   if (input.businessFacts?.trim()) {
     system.push(
-      '## Business facts (reference data set by the business owner; use them to answer)',
-      input.businessFacts.trim()
+      `## Business facts (reference data set by the business owner; use them to answer)\n${input.businessFacts.trim()}`
     )
   }
   system.push(policy(boundary))

@@ -18,6 +18,8 @@ export interface CorpusLine {
   category?: string
   /** A list, or a Python tuple literal as some upstream datasets store it: "('[DAN]', 'DAN:')". */
   expected_strings?: string[] | string
+  source?: string
+  licence?: string
 }
 
 export interface EvalSummary {
