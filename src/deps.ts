@@ -4,7 +4,7 @@
  */
 import type { Config } from './config'
 import { classifyGraphError, createGraph, GraphError } from './graph'
-import { createLlm } from './llm'
+import { createLlm, createModerator } from './llm'
 import type { Logger } from './log'
 import { count } from './metrics'
 import type { PipelineDeps, SendFailure } from './pipeline'
@@ -29,6 +29,7 @@ export function createPipelineDeps(env: Env, config: Config, log: Logger, deadli
     token: currentToken,
   })
   const llm = createLlm(config, (input, init) => fetch(input, init))
+  const moderate = config.MODERATION ? createModerator(config, (input, init) => fetch(input, init)) : undefined
   let canary: Promise<string> | undefined
   return {
     config,
@@ -42,7 +43,7 @@ export function createPipelineDeps(env: Env, config: Config, log: Logger, deadli
     },
     generate: async (input) => {
       canary ??= deriveCanary(config.APP_SECRET)
-      return generateReply({ config, llm, log, canary: await canary }, input)
+      return generateReply({ config, llm, log, canary: await canary, moderate }, input)
     },
     split: (text) => splitMessage(text, { maxParts: config.MAX_REPLY_PARTS }),
     classify: (err): SendFailure => {
