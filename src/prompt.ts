@@ -4,6 +4,7 @@
  * the public can influence goes into user turns, fenced by a per-request random boundary
  * (spotlighting) and, for third-party context, datamarked.
  */
+import { hmacHex } from './hmac'
 import type { ChatMessage } from './llm'
 
 export interface Turn {
@@ -33,7 +34,6 @@ const MAX_CONTEXT_CHARS = 300
 // sees, on every word, that the text is quoted material.
 export const DATAMARK = '\u02c6'
 
-const encoder = new TextEncoder()
 
 function randomBoundary(): string {
   const bytes = new Uint8Array(8)
@@ -115,21 +115,7 @@ const canaries = new Map<string, Promise<string>>()
 export function deriveCanary(appSecret: string): Promise<string> {
   let hit = canaries.get(appSecret)
   if (!hit) {
-    hit = (async () => {
-      const key = await crypto.subtle.importKey(
-        'raw',
-        encoder.encode(appSecret),
-        { name: 'HMAC', hash: 'SHA-256' },
-        false,
-        ['sign']
-      )
-      const mac = new Uint8Array(
-        await crypto.subtle.sign('HMAC', key, encoder.encode('instagram-dm-worker/prompt-canary/v1'))
-      )
-      let hex = ''
-      for (let i = 0; i < 12; i++) hex += mac[i]!.toString(16).padStart(2, '0')
-      return `ref-${hex}`
-    })()
+    hit = hmacHex(appSecret, 'instagram-dm-worker/prompt-canary/v1', 12).then((hex) => `ref-${hex}`)
     canaries.set(appSecret, hit)
   }
   return hit

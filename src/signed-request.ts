@@ -5,6 +5,8 @@
  * ../shared/reference/meta-instagram.md §9.
  */
 
+import { hmacKey } from './hmac'
+
 export type SignedRequestPayload = {
   user_id: string
   algorithm: 'HMAC-SHA256'
@@ -44,24 +46,6 @@ export const MAX_SIGNED_REQUEST_CHARS = 8192
 
 const BASE64URL = /^[A-Za-z0-9_-]+$/
 const encoder = new TextEncoder()
-const keyCache = new Map<string, Promise<CryptoKey>>()
-
-function hmacKey(secret: string): Promise<CryptoKey> {
-  let key = keyCache.get(secret)
-  if (!key) {
-    key = crypto.subtle.importKey(
-      'raw',
-      encoder.encode(secret),
-      { name: 'HMAC', hash: 'SHA-256' },
-      false,
-      ['sign', 'verify']
-    )
-    key.catch(() => keyCache.delete(secret))
-    keyCache.set(secret, key)
-  }
-  return key
-}
-
 /**
  * Strict RFC 7515 §2 base64url: no padding, no `+`/`/`, and the unused low bits of the last
  * character must be zero, so every byte string has exactly one accepted encoding.
