@@ -141,7 +141,7 @@ async function afterAck(
       const stub = env.SENDER.getByName(name)
       const pipeline = createPipelineDeps(env, config, log, () => deadline)
       // One sender's replies go out one after another, in message order.
-      for (const job of jobs) await runJob(pipeline, stub, job)
+      for (const job of jobs) await runJob(pipeline, stub, job, { immediate: true })
     })
   ).catch((err) => deps.log.error('after_ack_failed', { error: err instanceof Error ? err.name : 'unknown' }))
 }

@@ -70,7 +70,12 @@ function utcDay(ms: number): string {
  * Runs one job as far as it can within `deps.budgetMs`. Never throws: every failure is either
  * final (recorded as failed) or handed back to the object for a later alarm.
  */
-export async function runJob(deps: PipelineDeps, store: JobStore, jobId: string): Promise<RunResult> {
+export async function runJob(
+  deps: PipelineDeps,
+  store: JobStore,
+  jobId: string,
+  opts: { immediate?: boolean } = {}
+): Promise<RunResult> {
   const { config, log } = deps
   const started = deps.now()
   const deadline = deps.deadline()
@@ -78,7 +83,8 @@ export async function runJob(deps: PipelineDeps, store: JobStore, jobId: string)
   if (deadline - started < 2_000) return 'deferred'
   let job: LeasedJob | null
   try {
-    job = await store.lease(jobId, { force: true })
+    // Right after acceptance the job is due at once; from the alarm only when its retry time came.
+    job = await store.lease(jobId, { force: opts.immediate })
   } catch (err) {
     log.error('job_lease_failed', { error: errorName(err) })
     return 'skipped'

@@ -138,7 +138,7 @@ describe('the reply pipeline through the Worker', () => {
     const job = await acceptText(sender, 'are you there?')
     const { deps } = fakeDeps()
     const real = (await import('../src/deps')).createPipelineDeps(env, config(), createLogger(), () => Date.now() + 3_000)
-    expect(await runJob({ ...real, sleep: deps.sleep }, stub, job)).toBe('deferred')
+    expect(await runJob({ ...real, sleep: deps.sleep }, stub, job, { immediate: true })).toBe('deferred')
     expect(net.textsTo(sender)).toHaveLength(0)
     expect(net.llm).toHaveLength(1)
     down = false
@@ -182,7 +182,7 @@ describe('runJob with injected dependencies', () => {
       sent.push(text)
       return { messageId: 'm_ok' }
     }
-    expect(await runJob(deps, senderStub(sender), job)).toBe('done')
+    expect(await runJob(deps, senderStub(sender), job, { immediate: true })).toBe('done')
     expect(sent).toEqual(['answer to hello'])
     expect(clock.sleeps).toHaveLength(3)
     clock.sleeps.forEach((ms, i) => expect(ms).toBeLessThan(500 * 2 ** i))
@@ -199,7 +199,7 @@ describe('runJob with injected dependencies', () => {
         calls++
         throw failure(false, category)
       }
-      expect(await runJob(deps, senderStub(sender), job)).toBe('failed')
+      expect(await runJob(deps, senderStub(sender), job, { immediate: true })).toBe('failed')
       expect(calls).toBe(1)
       expect((await senderStub(sender).snapshot()).jobs[0]).toMatchObject({ state: 'failed', outcome: category })
       expect(reports).toContain(category === 'token_invalid' ? 'token_invalid' : 'send_failed')
@@ -215,7 +215,7 @@ describe('runJob with injected dependencies', () => {
       sent.push(text)
       throw failure(true, 'transient', true)
     }
-    expect(await runJob(deps, stub, job)).toBe('deferred')
+    expect(await runJob(deps, stub, job, { immediate: true })).toBe('deferred')
     expect(sent).toHaveLength(1)
     // The message did go out: its echo arrives and settles the part.
     const now = Date.now()
@@ -242,7 +242,7 @@ describe('runJob with injected dependencies', () => {
       return { messageId: `m_${text}` }
     }
     // Part two keeps failing until the budget runs out; part one was recorded before it.
-    expect(await runJob(first.deps, stub, job)).toBe('deferred')
+    expect(await runJob(first.deps, stub, job, { immediate: true })).toBe('deferred')
     expect(first.sent).toEqual(['one'])
     const parts = await runInDurableObject(stub, (_o: SenderObject, state) => state.storage.sql.exec<{ idx: number; state: string }>('SELECT idx, state FROM parts ORDER BY idx').toArray())
     expect(parts).toEqual([{ idx: 0, state: 'sent' }])
@@ -262,7 +262,7 @@ describe('runJob with injected dependencies', () => {
     first.deps.send.text = async () => {
       throw failure(true, 'rate_limited')
     }
-    expect(await runJob(first.deps, stub, job)).toBe('deferred')
+    expect(await runJob(first.deps, stub, job, { immediate: true })).toBe('deferred')
     await runInDurableObject(stub, (_o: SenderObject, state) => state.storage.sql.exec('UPDATE jobs SET next_at = 0'))
     const second = fakeDeps({ generate: async () => ({ outcome: 'llm', text: `reply ${++generated}` }) })
     expect(await runJob(second.deps, stub, job)).toBe('done')
@@ -278,9 +278,17 @@ describe('runJob with injected dependencies', () => {
     const clock = new FakeClock()
     clock.t = t + 24 * 3_600_000
     const { deps, sent } = fakeDeps({}, clock)
-    expect(await runJob(deps, stub, job)).toBe('failed')
+    expect(await runJob(deps, stub, job, { immediate: true })).toBe('failed')
     expect(sent).toHaveLength(0)
     expect((await stub.snapshot()).jobs[0]).toMatchObject({ state: 'failed', outcome: 'outside_window' })
+  })
+
+  it('does not run a job from the alarm before its retry time', async () => {
+    const sender = newSender()
+    const job = await acceptText(sender)
+    const { deps, sent } = fakeDeps()
+    expect(await runJob(deps, senderStub(sender), job)).toBe('skipped')
+    expect(sent).toHaveLength(0)
   })
 
   it('hands work back untouched when too little of the budget is left to start', async () => {
@@ -288,7 +296,7 @@ describe('runJob with injected dependencies', () => {
     const job = await acceptText(sender)
     const clock = new FakeClock()
     const { deps, sent } = fakeDeps({ deadline: () => clock.t + 500 }, clock)
-    expect(await runJob(deps, senderStub(sender), job)).toBe('deferred')
+    expect(await runJob(deps, senderStub(sender), job, { immediate: true })).toBe('deferred')
     expect(sent).toHaveLength(0)
   })
 })
