@@ -3,7 +3,7 @@
  * The names are a contract: `.dev.vars`, `wrangler secret put` and `wrangler dev --var` use them.
  * Errors name every missing or invalid setting at once and never include a value.
  */
-import { z } from 'zod'
+import * as z from 'zod'
 
 export const SECRET_NAMES = ['APP_SECRET', 'VERIFY_TOKEN', 'IG_ACCESS_TOKEN', 'OPENAI_API_KEY'] as const
 

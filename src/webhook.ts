@@ -5,7 +5,7 @@
  * read (up to 1000 updates per delivery). A malformed item is reported and skipped; it never
  * fails the batch. Shapes follow ../shared/reference/meta-instagram.md §3.
  */
-import { z } from 'zod'
+import * as z from 'zod'
 
 export type Source = 'messaging' | 'standby'
 

@@ -1,0 +1,124 @@
+/**
+ * CPU per webhook: the synchronous hot path of POST /webhook (HMAC verify, UTF-8 decode + JSON
+ * parse, parseWebhook normalize) timed in Node on the Worker's own modules, bundled on the fly by
+ * esbuild. zod runs jitless, as in workerd (which forbids `new Function`), so the figure is not
+ * flattered by zod's eval-compiled fast path.
+ */
+import { build } from 'esbuild'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { summarize } from '../../tools/bench-stats.ts'
+import { payloads, signBody } from '../webhook-client.mjs'
+import { ROOT } from '../sandbox.mjs'
+
+const SECRET = 'bench-app-secret'
+
+async function loadHotPath() {
+  const dir = mkdtempSync(join(tmpdir(), 'igbot-cpu-'))
+  const outfile = join(dir, 'hot-path.mjs')
+  try {
+    await build({
+      stdin: {
+        contents: [
+          "import * as z from 'zod'",
+          "export { verifySignature } from './src/signature'",
+          "export { parseWebhook } from './src/webhook'",
+          'z.config({ jitless: true })',
+        ].join('\n'),
+        resolveDir: ROOT,
+        loader: 'ts',
+      },
+      bundle: true,
+      format: 'esm',
+      platform: 'neutral',
+      mainFields: ['module', 'main'],
+      conditions: ['workerd', 'worker', 'browser'],
+      outfile,
+      logLevel: 'error',
+    })
+    return await import(pathToFileURL(outfile).href)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** Realistic bodies, serialised like Meta (escaped non-ASCII and slashes) and signed. */
+export function hotPathBodies() {
+  const account = payloads.DEFAULT_ACCOUNT_ID
+  const sender = (i) => `17${String(8400000000000 + i).padStart(14, '0')}`
+  const sentence = 'Hi! Do you have the blue linen shirt in size M, and can it reach Lisbon by Friday? Ça va? '
+  // ~1 KB: one DM with a typical question (a few accented characters, escaped as \uXXXX).
+  let oneText = sentence
+  const one = () =>
+    payloads.metaJson(payloads.delivery([payloads.messagingItem({ text: oneText, senderId: sender(1) })], account))
+  while (Buffer.byteLength(one()) < 1024 - sentence.length) oneText += sentence
+  // ~50 KB: one delivery of 40 items of mixed kinds with long texts and signed CDN URLs.
+  const cdn = `https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id=${'1'.repeat(18)}&signature=${'A'.repeat(180)}`
+  const kinds = ['text', 'image', 'story_reply', 'reply', 'share', 'quick_reply', 'postback', 'reaction']
+  const bigItems = []
+  let big = ''
+  for (let i = 0; Buffer.byteLength(big) < 50 * 1024; i++) {
+    const kind = kinds[i % kinds.length]
+    bigItems.push(payloads.messagingItem({ kind, text: sentence.repeat(8), senderId: sender(i), url: cdn }))
+    big = payloads.metaJson(payloads.delivery(bigItems, account))
+  }
+  // A 100-item batch: 100 short DMs from 100 senders in one delivery.
+  const batch = payloads.metaJson(
+    payloads.delivery(
+      Array.from({ length: 100 }, (_, i) => payloads.messagingItem({ text: sentence, senderId: sender(i) })),
+      account
+    )
+  )
+  const make = (name, text, items) => {
+    const bytes = new Uint8Array(Buffer.from(text, 'utf8'))
+    return { name, bytes, items, header: signBody(bytes, SECRET) }
+  }
+  return [make('1 KB DM', one(), 1), make('50 KB delivery', big, bigItems.length), make('100-item batch', batch, 100)]
+}
+
+/**
+ * Times each body `iterations` times (bounded by `maxMs` per body) after a warm-up, stage by
+ * stage and whole. Returns per-body summaries in microseconds.
+ */
+export async function runCpuBench({ iterations = 2000, maxMs = 8000, log = () => {} } = {}) {
+  const { verifySignature, parseWebhook } = await loadHotPath()
+  const secrets = [SECRET]
+  const results = []
+  for (const body of hotPathBodies()) {
+    const once = async (stages) => {
+      const t0 = performance.now()
+      if (!(await verifySignature(body.bytes, body.header, secrets))) throw new Error('signature rejected')
+      const t1 = performance.now()
+      const json = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(body.bytes))
+      const t2 = performance.now()
+      const parsed = parseWebhook(json)
+      const t3 = performance.now()
+      if (!parsed.ok || parsed.webhook.events.length !== body.items) throw new Error(`${body.name}: parse failed`)
+      if (stages) {
+        stages.verify.push((t1 - t0) * 1000)
+        stages.parse.push((t2 - t1) * 1000)
+        stages.normalize.push((t3 - t2) * 1000)
+        stages.total.push((t3 - t0) * 1000)
+      }
+    }
+    const warm = Math.min(200, iterations)
+    for (let i = 0; i < warm; i++) await once(null)
+    const stages = { verify: [], parse: [], normalize: [], total: [] }
+    const deadline = performance.now() + maxMs
+    for (let i = 0; i < iterations && performance.now() < deadline; i++) await once(stages)
+    const r = {
+      name: body.name,
+      bytes: body.bytes.byteLength,
+      items: body.items,
+      verify: summarize(stages.verify),
+      parse: summarize(stages.parse),
+      normalize: summarize(stages.normalize),
+      total: summarize(stages.total),
+    }
+    log(`cpu  ${r.name.padEnd(15)} ${String(r.bytes).padStart(6)} B  total p50 ${r.total.p50.toFixed(1)} µs  mean ${r.total.mean.toFixed(1)} µs  (n=${r.total.n})`)
+    results.push(r)
+  }
+  return results
+}

@@ -1,0 +1,274 @@
+// Sandbox inbox: plays a customer in an Instagram DM thread. Sending asks the sandbox server to
+// post a signed webhook to the Worker; what the Worker sends back through the Graph API stand-in
+// arrives here over SSE (messages, typing_on, mark_seen) and is drawn as the thread.
+
+const PRESETS = [
+  { id: '1234567890123456', name: 'Ana Souza' },
+  { id: '2234567890123457', name: 'Ben Carter' },
+  { id: '3234567890123458', name: 'Chloé Martin' },
+]
+const TYPING_MS = 20000
+
+const threads = new Map()
+let active = PRESETS[0].id
+let info = { observesReplies: true, mode: {} }
+
+const $ = (id) => document.getElementById(id)
+const el = (tag, cls, text) => {
+  const n = document.createElement(tag)
+  if (cls) n.className = cls
+  if (text !== undefined) n.textContent = text
+  return n
+}
+const initials = (name) => name.split(/\s+/).map((w) => w[0] ?? '').join('').slice(0, 2).toUpperCase()
+const time = (ms) => new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' })
+
+function thread(id) {
+  let t = threads.get(id)
+  if (!t) {
+    const preset = PRESETS.find((p) => p.id === id)
+    t = { id, name: preset?.name ?? `Customer …${id.slice(-4)}`, items: [], typingUntil: 0, seenSeq: 0 }
+    threads.set(id, t)
+  }
+  return t
+}
+PRESETS.forEach((p) => thread(p.id))
+
+/** Tags the notices the pipeline sends as ordinary text, so they stand out in the thread. */
+function classify(text) {
+  const t = (text ?? '').toLowerCase()
+  if (/faster than i can answer|slow down|too many messages/.test(t)) return ['notice', 'slow-down notice']
+  if (/resting for today|budget/.test(t)) return ['notice', 'daily budget notice']
+  if (/person from our team|take over|handed over|human/.test(t)) return ['handoff', 'handoff']
+  if (/can only help with questions|can't share|cannot share|blocked|not able to help with that/.test(t)) return ['blocked', 'blocked / refused']
+  if (/won't get automated replies|automated replies are back/.test(t)) return ['notice', 'opt-out']
+  if (/can't answer right now|try again in a little while/.test(t)) return ['notice', 'fallback reply']
+  return null
+}
+
+function inboundText(item) {
+  switch (item.kind) {
+    case 'image': return '📷 Photo'
+    case 'share': return '🔗 Shared a post'
+    case 'story_mention': return '📣 Mentioned you in their story'
+    case 'postback': return item.text ? `🔘 ${item.text}` : '🔘 Tapped a button'
+    default: return item.text ?? ''
+  }
+}
+
+function apply(item) {
+  if (item.type === 'inbound') {
+    const t = thread(item.senderId)
+    t.items.push(item)
+    if (item.kind === 'unsend') {
+      const target = t.items.find((i) => i.type === 'inbound' && i.mid === item.targetMid)
+      if (target) target.unsent = true
+    }
+  } else if (item.type === 'outbound') {
+    const r = item.record
+    const t = thread(r.recipientId)
+    if (r.kind === 'sender_action') {
+      if (r.action === 'typing_on') t.typingUntil = Date.now() + TYPING_MS
+      else if (r.action === 'typing_off') t.typingUntil = 0
+      else if (r.action === 'mark_seen') t.seenSeq = item.seq
+    } else {
+      t.typingUntil = 0
+      t.items.push(item)
+    }
+  }
+}
+
+function renderList() {
+  const list = $('thread-list')
+  list.replaceChildren()
+  for (const t of threads.values()) {
+    const li = el('li', t.id === active ? 'active' : '')
+    li.dataset.sender = t.id
+    li.append(el('div', 'avatar', initials(t.name)))
+    const body = el('div')
+    body.append(el('div', 'who', t.name))
+    const last = t.items[t.items.length - 1]
+    const preview = !last ? `id ${t.id}` : last.type === 'outbound' ? `sandbox_shop: ${last.record.text ?? ''}` : inboundText(last)
+    body.append(el('div', 'preview', preview))
+    li.append(body)
+    li.addEventListener('click', () => {
+      active = t.id
+      render()
+    })
+    list.append(li)
+  }
+}
+
+function renderThread() {
+  const t = thread(active)
+  $('head-avatar').textContent = initials(t.name)
+  $('head-name').textContent = t.name
+  $('head-sub').textContent = `Instagram-scoped id ${t.id} · ${info.observesReplies ? 'replies shown as they reach the Graph API stand-in' : 'replies go to the real Graph API (not shown here)'}`
+  const box = $('messages')
+  box.replaceChildren()
+  let lastMine = null
+  t.items.forEach((item, idx) => {
+    const next = t.items[idx + 1]
+    if (item.type === 'inbound') {
+      if (item.duplicate) {
+        box.append(el('div', 'system', `Meta redelivered your last message (same mid) → HTTP ${item.statuses.join(', ')}`))
+        return
+      }
+      if (item.kind === 'reaction') {
+        box.append(el('div', 'system', `You reacted ❤️ to a message → HTTP ${item.statuses.join(', ')}`))
+        return
+      }
+      if (item.kind === 'unsend') {
+        box.append(el('div', 'system', `You unsent a message → HTTP ${item.statuses.join(', ')}`))
+        return
+      }
+      if (item.kind === 'echo') {
+        const row = el('div', 'row bot agent last')
+        row.append(el('div', 'avatar small', 'SH'))
+        row.append(el('div', 'bubble', item.text ?? ''))
+        box.append(row)
+        const meta = el('div', 'meta bot')
+        meta.append(el('span', 'tag agent', 'human agent'), `sent from the Instagram app (echo) → HTTP ${item.statuses.join(', ')}`)
+        box.append(meta)
+        return
+      }
+      const row = el('div', 'row me')
+      row.dataset.mid = item.mid
+      const bubble = el('div', `bubble${item.kind !== 'text' ? ' media' : ''}${item.unsent ? ' unsent' : ''}`, item.unsent ? 'Message unsent' : inboundText(item))
+      row.append(bubble)
+      box.append(row)
+      const ok = item.statuses.every((s) => s === 200)
+      const meta = el('div', 'meta me')
+      if (!ok) meta.append(el('span', 'tag error', 'not accepted'))
+      meta.append(`${time(item.at)} · HTTP ${item.statuses.join(', ')}${item.via ? ` · ${item.via}` : ''}`)
+      box.append(meta)
+      lastMine = { item, meta }
+    } else {
+      const r = item.record
+      const lastOfRun = !next || next.type !== 'outbound'
+      const row = el('div', `row bot${lastOfRun ? ' last' : ''}`)
+      row.append(el('div', 'avatar small', 'SH'))
+      const bubble = el('div', 'bubble', r.text ?? '[attachment]')
+      bubble.dataset.testid = 'bot-reply'
+      row.append(bubble)
+      box.append(row)
+      const tag = classify(r.text)
+      const meta = el('div', 'meta bot')
+      if (tag) meta.append(el('span', `tag ${tag[0]}`, tag[1]))
+      meta.append(`${time(r.at)} · ${r.messageId}`)
+      box.append(meta)
+    }
+  })
+  if (lastMine && t.seenSeq > lastMine.item.seq) box.append(el('div', 'seen', 'Seen'))
+  if (t.typingUntil > Date.now()) {
+    const row = el('div', 'row bot typing last')
+    row.dataset.testid = 'typing'
+    row.append(el('div', 'avatar small', 'SH'))
+    const b = el('div', 'bubble')
+    b.append(el('span'), el('span'), el('span'))
+    row.append(b)
+    box.append(row)
+  }
+  box.scrollTop = box.scrollHeight
+}
+
+function render() {
+  renderList()
+  renderThread()
+}
+
+async function send(kind, extra = {}) {
+  const t = thread(active)
+  const body = { kind, senderId: t.id, ...extra }
+  const res = await fetch('/api/send', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  if (!res.ok) alert('The sandbox could not send that webhook.')
+}
+
+$('composer').addEventListener('submit', (e) => {
+  e.preventDefault()
+  const input = $('text')
+  const text = input.value.trim()
+  if (!text) return
+  input.value = ''
+  send('text', { text })
+})
+
+$('actions').addEventListener('click', (e) => {
+  const kind = e.target instanceof HTMLElement ? e.target.dataset.kind : undefined
+  if (!kind) return
+  const t = thread(active)
+  const mine = t.items.filter((i) => i.type === 'inbound' && i.kind === 'text' && !i.duplicate)
+  const lastMine = mine[mine.length - 1]
+  const bots = t.items.filter((i) => i.type === 'outbound')
+  const lastBot = bots[bots.length - 1]
+  const typed = $('text').value.trim()
+  switch (kind) {
+    case 'reaction':
+      if (!lastBot) return alert('No bot message to react to yet.')
+      return send('reaction', { targetMid: lastBot.record.messageId })
+    case 'unsend':
+      if (!lastMine) return alert('Nothing to unsend yet.')
+      return send('unsend', { targetMid: lastMine.mid })
+    case 'duplicate':
+      if (!lastMine) return alert('Send a message first.')
+      return send('text', { text: lastMine.text, mid: lastMine.mid })
+    case 'echo':
+      $('text').value = ''
+      return send('echo', { text: typed || "Hi, this is Maria from the shop. I'll take it from here!" })
+    case 'postback':
+      return send('postback', { text: 'What are your opening hours?' })
+    default:
+      return send(kind)
+  }
+})
+
+$('new-sender').addEventListener('click', () => {
+  const id = `9${String(Math.floor(Math.random() * 1e15)).padStart(15, '0')}`
+  const t = thread(id)
+  t.name = `New customer …${id.slice(-4)}`
+  active = id
+  render()
+})
+
+async function health() {
+  try {
+    const h = await (await fetch('/api/health')).json()
+    const ok = h.reachable && h.body?.status === 'ok'
+    $('health-dot').className = `dot ${ok ? 'ok' : 'bad'}`
+    $('health-text').textContent = !h.reachable
+      ? 'Worker not reachable'
+      : ok
+        ? `Worker ${h.body.status} · v${h.body.version}`
+        : `Worker ${h.body?.status ?? h.status} · missing: ${(h.body?.missing ?? []).join(', ')}`
+  } catch {
+    $('health-dot').className = 'dot bad'
+    $('health-text').textContent = 'Sandbox server not reachable'
+  }
+}
+
+async function start() {
+  try {
+    info = await (await fetch('/api/info')).json()
+    $('mode-text').textContent = `${info.workerUrl} · LLM: ${info.mode.realLlm ? 'real (from .dev.vars)' : 'sandbox stand-in'} · Graph API: ${info.mode.realGraph ? 'real (from .dev.vars)' : 'sandbox stand-in'}`
+  } catch {
+    /* the health strip reports it */
+  }
+  render()
+  const events = new EventSource('/api/events')
+  events.onmessage = (e) => {
+    apply(JSON.parse(e.data))
+    render()
+  }
+  health()
+  setInterval(health, 5000)
+  // Typing indicators expire like Instagram's (20 s without a message).
+  setInterval(() => {
+    if ([...threads.values()].some((t) => t.typingUntil && t.typingUntil < Date.now())) {
+      for (const t of threads.values()) if (t.typingUntil < Date.now()) t.typingUntil = 0
+      render()
+    }
+  }, 1000)
+  document.body.dataset.ready = 'true'
+}
+
+start()

@@ -1,0 +1,93 @@
+/**
+ * `npm start`: the bot on this machine with no credentials and no network. Starts the Graph API
+ * and LLM stand-ins, the Worker under `wrangler dev` wired to them, and the inbox page; writes
+ * .wrangler/sandbox.json for `npm run simulate`; Ctrl-C stops every process it started.
+ */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { startInboxServer } from './inbox-server.mjs'
+import { freePort, ROOT, startStack } from './sandbox.mjs'
+
+const STATE_FILE = join(ROOT, '.wrangler', 'sandbox.json')
+
+function arg(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`)
+  return i > 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback
+}
+
+const quiet = process.argv.includes('--quiet')
+let stack
+let inbox
+let stopping = false
+
+async function shutdown(code) {
+  if (stopping) return
+  stopping = true
+  rmSync(STATE_FILE, { force: true })
+  await inbox?.close().catch(() => {})
+  await stack?.stop().catch(() => {})
+  process.exit(code)
+}
+process.on('SIGINT', () => shutdown(0))
+process.on('SIGTERM', () => shutdown(0))
+process.on('SIGHUP', () => shutdown(0))
+
+try {
+  console.log('Starting the sandbox: Graph API and LLM stand-ins, then wrangler dev (local mode)…')
+  stack = await startStack({
+    port: Number(arg('port', 8787)),
+    llm: { latencyMs: Number(arg('llm-latency', 300)) },
+    graph: { latencyMs: Number(arg('graph-latency', 50)) },
+    // Worker logs stream to this terminal (JSON lines) unless --quiet.
+    stdio: quiet ? 'pipe' : 'inherit',
+  })
+  stack.child.once('exit', (code) => {
+    if (!stopping) {
+      console.error(`wrangler dev exited (code ${code}); stopping the sandbox.`)
+      shutdown(1)
+    }
+  })
+  inbox = await startInboxServer({
+    workerUrl: stack.workerUrl,
+    appSecret: stack.secrets.APP_SECRET,
+    accountId: stack.accountId,
+    graph: stack.mode.realGraph ? null : stack.graph,
+    mode: stack.mode,
+    port: await freePort(Number(arg('inbox-port', 8788))),
+  })
+  mkdirSync(join(ROOT, '.wrangler'), { recursive: true })
+  writeFileSync(
+    STATE_FILE,
+    JSON.stringify(
+      {
+        pid: process.pid,
+        workerUrl: stack.workerUrl,
+        inboxUrl: inbox.url,
+        graphUrl: stack.mode.realGraph ? null : stack.graph.url,
+        llmUrl: stack.mode.realLlm ? null : stack.llm.url,
+        accountId: stack.accountId,
+        startedAt: new Date().toISOString(),
+      },
+      null,
+      2
+    )
+  )
+  const lines = [
+    '',
+    '  Instagram DM bot sandbox is running (offline, no credentials).',
+    '',
+    `  Worker:       ${stack.workerUrl}   (webhook: ${stack.workerUrl}/webhook, health: ${stack.workerUrl}/healthz)`,
+    `  Inbox page:   ${inbox.url}`,
+    `  LLM:          ${stack.mode.realLlm ? 'REAL — OPENAI_API_KEY from .dev.vars (requests leave this machine)' : `sandbox stand-in at ${stack.llm.baseUrl}`}`,
+    `  Graph API:    ${stack.mode.realGraph ? 'REAL — IG_ACCESS_TOKEN and GRAPH_API_BASE from .dev.vars' : `sandbox stand-in at ${stack.graph.url}`}`,
+    `  Verify token: ${stack.secrets.VERIFY_TOKEN === 'sandbox-verify-token' ? 'sandbox-verify-token' : '(from .dev.vars)'}`,
+    '',
+    '  Try it:  npm run simulate -- --text "Are you open on Sunday?"',
+    '  Stop:    Ctrl-C',
+    '',
+  ]
+  console.log(lines.join('\n'))
+} catch (err) {
+  console.error(`Could not start the sandbox: ${err instanceof Error ? err.message : err}`)
+  await shutdown(1)
+}

@@ -1,0 +1,81 @@
+/**
+ * End-to-end harness: the stand-ins plus the real `wrangler dev` on free ports with a fresh
+ * persistence directory and no .dev.vars, and a guarantee that every process it started is
+ * killed (process group) when the tests end, pass or fail.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { SANDBOX_SECRETS, startStack } from '../../scripts/sandbox.mjs'
+import { buildDelivery, payloads, postWebhook, signBody } from '../../scripts/webhook-client.mjs'
+
+export { buildDelivery, payloads, postWebhook, signBody, SANDBOX_SECRETS }
+
+const live = new Set()
+function killAllSync() {
+  for (const child of live) {
+    try {
+      process.kill(-child.pid, 'SIGKILL')
+    } catch {
+      /* gone */
+    }
+  }
+}
+process.once('exit', killAllSync)
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.once(sig, () => {
+    killAllSync()
+    process.exit(130)
+  })
+}
+
+/** Starts a stack; `vars` are extra Worker settings (--var). */
+export async function startE2E({ vars = {}, graph = {}, llm = {} } = {}) {
+  const persistTo = mkdtempSync(join(tmpdir(), 'igbot-e2e-'))
+  const stack = await startStack({
+    port: 0,
+    useDevVars: false,
+    persistTo,
+    vars,
+    graph: { latencyMs: 5, ...graph },
+    llm: { latencyMs: 0, ...llm },
+    readyTimeoutMs: 90000,
+  })
+  live.add(stack.child)
+  return {
+    ...stack,
+    secret: stack.secrets.APP_SECRET,
+    async stop() {
+      await stack.stop()
+      live.delete(stack.child)
+      rmSync(persistTo, { recursive: true, force: true })
+    },
+    /** Signs with the sandbox secret and posts to /webhook. */
+    post(body, options) {
+      return postWebhook(`${stack.workerUrl}/webhook`, body, stack.secrets.APP_SECRET, options)
+    },
+  }
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+/** Waits until the Graph stand-in has seen nothing new for `quietMs` (max `timeoutMs`). */
+export async function settle(graph, { quietMs = 1500, timeoutMs = 20000 } = {}) {
+  const deadline = Date.now() + timeoutMs
+  let last = graph.calls.length
+  let since = Date.now()
+  while (Date.now() < deadline) {
+    await sleep(100)
+    if (graph.calls.length !== last) {
+      last = graph.calls.length
+      since = Date.now()
+    } else if (Date.now() - since >= quietMs) return
+  }
+}
+
+let senderCounter = 0
+/** A fresh Instagram-scoped id per test, so tests never see each other's replies. */
+export function newSender() {
+  senderCounter++
+  return `7${String(process.pid % 100000).padStart(5, '0')}${String(Date.now() % 1e6).padStart(6, '0')}${String(senderCounter).padStart(4, '0')}`
+}

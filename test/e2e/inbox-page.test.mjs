@@ -1,0 +1,76 @@
+/**
+ * The sandbox inbox page in headless Chromium against the real `wrangler dev`: a newcomer's
+ * first experience. Typing a message must reach the Worker signed and bring the bot's reply back.
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { startInboxServer } from '../../scripts/inbox-server.mjs'
+import { launchChromium } from './browser.mjs'
+import { startE2E } from './harness.mjs'
+
+let stack
+let inbox
+let browser
+let page
+
+before(async () => {
+  stack = await startE2E()
+  inbox = await startInboxServer({
+    workerUrl: stack.workerUrl,
+    appSecret: stack.secret,
+    accountId: stack.accountId,
+    graph: stack.graph,
+    mode: stack.mode,
+  })
+  browser = await launchChromium()
+  page = await browser.context.newPage()
+})
+after(async () => {
+  await browser?.close()
+  await inbox?.close()
+  await stack?.stop()
+})
+
+const metaTexts = () => page.locator('.meta.me').allTextContents()
+
+describe('inbox page', () => {
+  test('loads, lists the senders and shows the Worker as healthy', async () => {
+    const errors = []
+    page.on('pageerror', (e) => errors.push(e.message))
+    await page.goto(inbox.url)
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 10000 })
+    await page.locator('#health-text', { hasText: 'Worker ok' }).waitFor({ timeout: 10000 })
+    assert.equal(await page.locator('#thread-list li').count(), 3)
+    assert.match(await page.locator('#mode-text').textContent(), /LLM: sandbox stand-in/)
+    assert.deepEqual(errors, [])
+  })
+
+  test("a message typed on the page is delivered signed (HTTP 200) and the bot's reply appears", async () => {
+    await page.fill('#text', 'Are you open on Sunday?')
+    await page.press('#text', 'Enter')
+    await page.locator('.row.me .bubble', { hasText: 'Are you open on Sunday?' }).waitFor({ timeout: 10000 })
+    assert.ok((await metaTexts()).some((t) => t.includes('HTTP 200')))
+    const reply = page.locator('[data-testid="bot-reply"]', { hasText: '[sandbox] You said:' })
+    await reply.waitFor({ timeout: 20000 })
+    assert.match(await reply.first().textContent(), /Are you open on Sunday\?/)
+  })
+
+  test('the buttons deliver a photo, a story mention, a reaction, an unsend, an agent echo and a duplicate, all accepted', async () => {
+    const before = stack.graph.calls.length
+    for (const kind of ['image', 'story_mention', 'reaction', 'duplicate', 'echo', 'unsend']) {
+      const count = await page.locator('.meta, .system').count()
+      await page.click(`#actions button[data-kind="${kind}"]`)
+      await page.waitForFunction((n) => document.querySelectorAll('.meta, .system').length > n, count, { timeout: 10000 })
+    }
+    const text = await page.locator('#messages').textContent()
+    assert.match(text, /📷 Photo/)
+    assert.match(text, /Mentioned you in their story/)
+    assert.match(text, /You reacted ❤️ to a message → HTTP 200/)
+    assert.match(text, /Meta redelivered your last message \(same mid\) → HTTP 200/)
+    assert.match(text, /sent from the Instagram app \(echo\) → HTTP 200/)
+    assert.match(text, /You unsent a message → HTTP 200/)
+    assert.match(text, /Message unsent/)
+    assert.ok(!text.includes('not accepted'))
+    assert.ok(stack.graph.calls.length >= before)
+  })
+})
