@@ -59,8 +59,10 @@ export interface PipelineDeps {
 
 export type RunResult = 'done' | 'deferred' | 'failed' | 'skipped' | 'blocked'
 
+/** Below this much time left a runner does not start a job. */
+const MIN_START_MS = 2_000
 /** After a send whose outcome is unknown, how long to wait for its echo before sending again. */
-export const ECHO_GRACE_MS = 60_000
+export const ECHO_GRACE_MS = 3 * 60_000
 
 function utcDay(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10)
@@ -80,7 +82,7 @@ export async function runJob(
   const started = deps.now()
   const deadline = deps.deadline()
   // Too late to start: the job stays with the object, whose alarm runs it.
-  if (deadline - started < 2_000) return 'deferred'
+  if (deadline - started < MIN_START_MS) return 'deferred'
   let job: LeasedJob | null
   try {
     // Right after acceptance the job is due at once; from the alarm only when its retry time came.
@@ -93,6 +95,11 @@ export async function runJob(
   const jl = log.child({ job_kind: job.kind.type, attempt: job.attempts })
   try {
     let parts = job.parts
+    if (!parts && job.kind.type === 'llm' && deadline - deps.now() < config.LLM_TIMEOUT_MS + MIN_START_MS) {
+      // Not enough time left for the model: give it back now rather than lose the lease mid-call.
+      await store.release(job.id, job.leaseId, { retryAt: deps.now() })
+      return 'deferred'
+    }
     if (!parts) {
       const generated = await generate(deps, store, job)
       parts = deps.split(generated.text)
@@ -109,7 +116,11 @@ export async function runJob(
         return 'failed'
       }
       const gate = await store.beginPart(job.id, job.leaseId, idx, parts[idx]!)
-      if (gate === 'already_sent') continue
+      if (gate === 'already_sent') {
+        // Its echo proved it delivered: record it like any sent part (this may finish the job).
+        await store.partSent(job.id, idx, '')
+        continue
+      }
       if (gate === 'lost_lease') return 'skipped'
       if (gate === 'wait_for_echo') {
         await store.release(job.id, job.leaseId, { retryAt: deps.now() + ECHO_GRACE_MS })
@@ -118,6 +129,13 @@ export async function runJob(
       const sent = await sendWithRetry(deps, job.userId, parts[idx]!, deadline)
       if (sent.ok) {
         await store.partSent(job.id, idx, sent.messageId)
+        continue
+      }
+      if (sent.final && sent.category === 'unknown') {
+        // Meta may have delivered it (for example code 1/1357046, or a 2xx without an id):
+        // count it as sent rather than risk a double message, and go on with the next part.
+        jl.warn('reply_part_maybe_delivered', { part: idx })
+        await store.partSent(job.id, idx, '')
         continue
       }
       if (sent.final) {
@@ -159,9 +177,10 @@ async function generate(deps: PipelineDeps, store: JobStore, job: LeasedJob): Pr
     }
     await store.budgetCharged(job.id)
   }
-  // Best effort: a failed typing indicator must not cost the reply.
-  await deps.send.action(job.userId, 'typing_on').catch(() => {})
+  // Best effort, alongside the LLM call: a slow or failed typing indicator must not cost the reply.
+  const typing = deps.send.action(job.userId, 'typing_on').catch(() => {})
   const reply = await deps.generate({ text: job.kind.text, memory: job.memory, context: job.kind.context })
+  await typing
   if (reply.outcome === 'leak_blocked') await deps.report('leak_blocked')
   if (reply.outcome === 'refused') await deps.report('refused')
   return reply
@@ -193,5 +212,6 @@ async function sendWithRetry(deps: PipelineDeps, userId: string, text: string, d
 }
 
 function errorName(err: unknown): string {
-  return err instanceof Error ? `${err.name}: ${err.message}`.slice(0, 200) : 'unknown'
+  // The name only: messages of third-party errors may carry request details.
+  return err instanceof Error ? err.name : 'unknown'
 }

@@ -253,7 +253,9 @@ export class SenderObject extends DurableObject<Env> {
     for (const { e, i } of order) {
       if (e.kind === 'echo' && e.text) echoHashes.set(i, await textHash(e.text))
     }
-    // No awaits from here on: the whole batch is decided atomically.
+    // One transaction: if anything fails, no claim of this batch stands, so Meta's redelivery
+    // after our 503 is decided afresh instead of being taken for a duplicate.
+    this.ctx.storage.transactionSync(() => {
     for (const { e, i } of order) {
       const key = eventKey(e)
       const decide = (decision: Decision, job?: string): void => {
@@ -269,6 +271,7 @@ export class SenderObject extends DurableObject<Env> {
       decide(decision.decision, decision.job)
     }
     this.scheduleAlarm(now, config)
+    })
     return results
   }
 
@@ -276,13 +279,16 @@ export class SenderObject extends DurableObject<Env> {
     if (e.source === 'standby') return { decision: 'ignored' }
     switch (e.kind) {
       case 'echo': {
-        const own =
-          this.sql.exec('SELECT 1 FROM own WHERE out_mid = ?', e.mid).toArray().length > 0 ||
-          (echoHash !== undefined &&
-            this.sql.exec('SELECT 1 FROM parts WHERE hash = ? AND at > ?', echoHash, now - DAY).toArray().length > 0)
-        if (own) {
-          // The echo may overtake the Send API's response: settle an in-flight part by its text.
-          if (echoHash) this.sql.exec("UPDATE parts SET state = 'sent', out_mid = COALESCE(out_mid, ?) WHERE hash = ? AND state = 'sending'", e.mid, echoHash)
+        if (this.sql.exec('SELECT 1 FROM own WHERE out_mid = ?', e.mid).toArray().length > 0) return { decision: 'own_echo' }
+        // An echo with an unknown id may have overtaken the Send API's response (or the response
+        // was lost): if its text is that of a part we sent or are sending, it is ours, and it
+        // settles the oldest such part still in flight.
+        if (echoHash !== undefined && this.sql.exec('SELECT 1 FROM parts WHERE hash = ? AND at > ?', echoHash, now - DAY).toArray().length > 0) {
+          this.sql.exec(
+            "UPDATE parts SET state = 'sent', out_mid = ? WHERE rowid = (SELECT rowid FROM parts WHERE hash = ? AND state = 'sending' ORDER BY at LIMIT 1)",
+            e.mid,
+            echoHash
+          )
           this.sql.exec('INSERT OR IGNORE INTO own (out_mid, at) VALUES (?, ?)', e.mid, now)
           return { decision: 'own_echo' }
         }
@@ -293,8 +299,9 @@ export class SenderObject extends DurableObject<Env> {
       }
       case 'unsend':
         this.sql.exec('DELETE FROM turns WHERE mid = ?', e.mid)
-        // A reply that has not started yet is no longer wanted.
-        this.sql.exec("UPDATE jobs SET state = 'cancelled', outcome = 'unsent' WHERE id = ? AND state = 'pending' AND parts IS NULL", e.mid)
+        // A reply not generated yet is no longer wanted (a runner generating it will find its
+        // job cancelled when it tries to save the reply).
+        this.sql.exec("UPDATE jobs SET state = 'cancelled', outcome = 'unsent', kind = 'null' WHERE id = ? AND state = 'pending' AND parts IS NULL", e.mid)
         return { decision: 'unsent' }
       case 'edit':
         if (e.text !== undefined) this.sql.exec("UPDATE turns SET text = ? WHERE mid = ? AND role = 'user'", e.text.slice(0, config.MEMORY_MAX_CHARS), e.mid)
@@ -315,19 +322,21 @@ export class SenderObject extends DurableObject<Env> {
       return { decision: 'stale' }
     }
     this.set('last_user_at', Math.max(this.num('last_user_at'), e.timestamp))
-    if (said !== null) this.remember('user', said, e.timestamp, mid, config)
     // Opt-out and opt-in are honoured before anything else, and their confirmations are not
     // rate limited: a person must always be able to make the bot stop.
     const intent = job?.type === 'llm' ? matchIntent(job.text, intentWords(config)) : null
     if (intent === 'stop') {
       this.set('opted_out', 1)
+      this.sql.exec('DELETE FROM turns')
       return { decision: 'opt_out', job: this.createJob(key, e.timestamp, { type: 'fixed', text: config.OPT_OUT_REPLY, reason: 'opt_out' }, now, false) }
     }
     if (intent === 'start') {
       this.sql.exec("DELETE FROM state WHERE k IN ('opted_out', 'paused_until')")
       return { decision: 'opt_in', job: this.createJob(key, e.timestamp, { type: 'fixed', text: config.OPT_IN_REPLY, reason: 'opt_in' }, now, false) }
     }
+    // Nothing of an opted-out sender is remembered.
     if (this.get('opted_out')) return { decision: 'opted_out' }
+    if (said !== null) this.remember('user', said, e.timestamp, mid, config)
     if (this.num('paused_until') > now) return { decision: 'paused' }
     if (intent === 'handoff') {
       // Meta requires a path to a person: the bot stays quiet for the rest of the messaging
@@ -358,6 +367,16 @@ export class SenderObject extends DurableObject<Env> {
       .exec("SELECT 1 FROM jobs WHERE state IN ('pending', 'generated') AND (ts < ? OR (ts = ? AND id < ?)) LIMIT 1", row.ts, row.ts, row.id)
       .toArray()
     if (earlier.length) return null
+    const kind = JSON.parse(row.kind) as JobKind
+    const confirmation = kind.type === 'fixed' && ['opt_out', 'opt_in', 'handoff'].includes(kind.reason)
+    // A person took over, or the sender opted out, after this reply was queued: drop it unless
+    // part of it already went out.
+    const silenced = this.get('opted_out') ? 'opted_out' : this.num('paused_until') > now ? 'paused' : null
+    if (silenced && !confirmation && row.next_part === 0 && !this.partsStarted(row.id)) {
+      this.sql.exec("UPDATE jobs SET state = 'cancelled', outcome = ?, kind = 'null', lease_until = 0 WHERE id = ?", silenced, row.id)
+      this.unblock(now, this.config())
+      return null
+    }
     const leaseId = crypto.randomUUID()
     this.sql.exec('UPDATE jobs SET lease_until = ?, lease_id = ? WHERE id = ?', now + LEASE_MS, leaseId, jobId)
     return {
@@ -367,13 +386,17 @@ export class SenderObject extends DurableObject<Env> {
       accountId: this.get('account_id') ?? '',
       timestamp: row.ts,
       lastUserAt: Math.max(row.ts, this.num('last_user_at')),
-      kind: JSON.parse(row.kind) as JobKind,
+      kind,
       parts: row.parts ? (JSON.parse(row.parts) as string[]) : null,
       nextPart: row.next_part,
       attempts: row.attempts,
       memory: this.memoryBefore(row.ts, row.id),
       needsBudget: row.needs_budget === 1,
     }
+  }
+
+  private partsStarted(jobId: string): boolean {
+    return this.sql.exec('SELECT 1 FROM parts WHERE job = ? LIMIT 1', jobId).toArray().length > 0
   }
 
   private holds(jobId: string, leaseId: string, now: number): boolean {
@@ -384,11 +407,13 @@ export class SenderObject extends DurableObject<Env> {
   async saveReply(jobId: string, leaseId: string, parts: string[], outcome: string, now = Date.now()): Promise<boolean> {
     if (!this.holds(jobId, leaseId, now)) return false
     if (parts.length === 0) {
-      this.sql.exec("UPDATE jobs SET state = 'done', parts = '[]', outcome = ?, needs_budget = 0 WHERE id = ?", outcome, jobId)
-      return true
+      const done = this.sql.exec("UPDATE jobs SET state = 'done', kind = 'null', outcome = ?, needs_budget = 0, lease_until = 0 WHERE id = ? AND state = 'pending'", outcome, jobId)
+      if (done.rowsWritten > 0) this.unblock(now, this.config())
+      return done.rowsWritten > 0
     }
-    this.sql.exec("UPDATE jobs SET state = 'generated', parts = ?, outcome = ?, needs_budget = 0 WHERE id = ?", JSON.stringify(parts), outcome, jobId)
-    return true
+    // Only a pending job takes a reply: an unsend may have cancelled it meanwhile.
+    const saved = this.sql.exec("UPDATE jobs SET state = 'generated', parts = ?, outcome = ?, needs_budget = 0 WHERE id = ? AND state = 'pending'", JSON.stringify(parts), outcome, jobId)
+    return saved.rowsWritten > 0
   }
 
   /** Marks the budget as charged for this job, so a retry does not charge it twice. */
@@ -427,14 +452,15 @@ export class SenderObject extends DurableObject<Env> {
   /** Records part `idx` as delivered; the last part finishes the job and enters memory. */
   async partSent(jobId: string, idx: number, outMid: string, now = Date.now()): Promise<void> {
     const config = this.config()
-    this.sql.exec("UPDATE parts SET state = 'sent', out_mid = ?, at = ? WHERE job = ? AND idx = ?", outMid, now, jobId, idx)
+    this.sql.exec("UPDATE parts SET state = 'sent', out_mid = COALESCE(NULLIF(?, ''), out_mid), at = ? WHERE job = ? AND idx = ?", outMid, now, jobId, idx)
     if (outMid) this.sql.exec('INSERT OR IGNORE INTO own (out_mid, at) VALUES (?, ?)', outMid, now)
     const row = this.sql.exec<JobRow>('SELECT * FROM jobs WHERE id = ?', jobId).toArray()[0]
     if (!row) return
     const parts = row.parts ? (JSON.parse(row.parts) as string[]) : []
     const next = Math.max(row.next_part, idx + 1)
     if (next >= parts.length) {
-      this.sql.exec("UPDATE jobs SET state = 'done', next_part = ?, lease_until = 0 WHERE id = ?", next, jobId)
+      // The texts now live in memory only (and expire with it); the job keeps no copy.
+      this.sql.exec("UPDATE jobs SET state = 'done', next_part = ?, lease_until = 0, kind = 'null', parts = NULL WHERE id = ?", next, jobId)
       this.remember('assistant', parts.join(' '), Math.max(row.ts, now), outMid || null, config)
       this.set('last_reply_at', now)
       this.unblock(now, config)
@@ -456,7 +482,7 @@ export class SenderObject extends DurableObject<Env> {
     // Meta answered with an error, so that part was certainly not delivered: no echo to wait for.
     if (opts.notSent !== undefined) this.sql.exec("DELETE FROM parts WHERE job = ? AND idx = ? AND state = 'sending'", jobId, opts.notSent)
     if (opts.final) {
-      this.sql.exec("UPDATE jobs SET state = 'failed', outcome = ?, lease_until = 0 WHERE id = ?", opts.final, jobId)
+      this.sql.exec("UPDATE jobs SET state = 'failed', outcome = ?, lease_until = 0, kind = 'null', parts = NULL WHERE id = ?", opts.final, jobId)
       this.unblock(now, config)
       return { state: 'failed', reason: opts.final }
     }
@@ -464,7 +490,7 @@ export class SenderObject extends DurableObject<Env> {
     const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(attempts - 1, 20))
     const nextAt = Math.max(opts.retryAt ?? 0, now + delay)
     if (nextAt >= row.ts + WINDOW_MS) {
-      this.sql.exec("UPDATE jobs SET state = 'failed', outcome = 'window_closed', attempts = ?, lease_until = 0 WHERE id = ?", attempts, jobId)
+      this.sql.exec("UPDATE jobs SET state = 'failed', outcome = 'window_closed', attempts = ?, lease_until = 0, kind = 'null', parts = NULL WHERE id = ?", attempts, jobId)
       this.unblock(now, config)
       return { state: 'failed', reason: 'window_closed' }
     }
@@ -493,8 +519,9 @@ export class SenderObject extends DurableObject<Env> {
   /** The earliest moment this object has work: a job retry, memory expiry or claim pruning. */
   private scheduleAlarm(now: number, config: Config): void {
     const times: number[] = []
+    // Only the first job in message order can run; later ones wait behind it.
     const job = this.sql
-      .exec<{ t: number | null }>("SELECT MIN(MAX(next_at, lease_until)) AS t FROM jobs WHERE state IN ('pending', 'generated')")
+      .exec<{ t: number }>("SELECT MAX(next_at, lease_until) AS t FROM jobs WHERE state IN ('pending', 'generated') ORDER BY ts, id LIMIT 1")
       .toArray()[0]?.t
     // A job whose runner dies in waitUntil is picked up once its lease has expired.
     if (job !== null && job !== undefined) times.push(job)
@@ -512,10 +539,7 @@ export class SenderObject extends DurableObject<Env> {
     const config = this.config()
     const log = createLogger({ component: 'sender_alarm', sender: await hashId(this.get('user_id') ?? '', config.APP_SECRET) })
     const deps = createPipelineDeps(this.env, config, log, () => Date.now() + ALARM_JOB_BUDGET_MS)
-    for (const id of await this.pendingJobs()) {
-      const result = await runJob(deps, this, id)
-      if (result === 'blocked') break
-    }
+    for (const id of await this.pendingJobs()) await runJob(deps, this, id)
     this.expire(Date.now(), config)
     this.scheduleAlarm(Date.now(), config)
   }
@@ -527,6 +551,9 @@ export class SenderObject extends DurableObject<Env> {
     this.sql.exec("DELETE FROM jobs WHERE state NOT IN ('pending', 'generated') AND created_at < ?", now - CLAIM_RETENTION_MS)
     this.sql.exec('DELETE FROM parts WHERE job NOT IN (SELECT id FROM jobs)')
     this.sql.exec('DELETE FROM own WHERE at < ?', now - CLAIM_RETENTION_MS)
+    // Nothing left to do or remember: keep only an opt-out, which must outlive everything else.
+    const left = this.sql.exec<{ n: number }>('SELECT (SELECT COUNT(*) FROM claims) + (SELECT COUNT(*) FROM turns) + (SELECT COUNT(*) FROM jobs) AS n').one().n
+    if (left === 0) this.sql.exec("DELETE FROM state WHERE k != 'opted_out'")
   }
 
   /**

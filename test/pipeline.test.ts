@@ -136,9 +136,9 @@ describe('the reply pipeline through the Worker', () => {
     const stub = senderStub(sender)
     // A job whose first run could not send: simulate the end of the waitUntil budget directly.
     const job = await acceptText(sender, 'are you there?')
-    const { deps } = fakeDeps()
-    const real = (await import('../src/deps')).createPipelineDeps(env, config(), createLogger(), () => Date.now() + 3_000)
-    expect(await runJob({ ...real, sleep: deps.sleep }, stub, job, { immediate: true })).toBe('deferred')
+    const clock = new FakeClock()
+    const real = (await import('../src/deps')).createPipelineDeps(env, config(), createLogger(), () => clock.t + 20_000)
+    expect(await runJob({ ...real, now: clock.now, sleep: clock.sleep }, stub, job, { immediate: true })).toBe('deferred')
     expect(net.textsTo(sender)).toHaveLength(0)
     expect(net.llm).toHaveLength(1)
     down = false
@@ -227,7 +227,80 @@ describe('runJob with injected dependencies', () => {
     const second = fakeDeps()
     expect(await runJob(second.deps, stub, job)).toBe('done')
     expect(second.sent).toHaveLength(0)
-    expect((await stub.snapshot()).decisions.own_echo).toBe(1)
+    const snap = await stub.snapshot()
+    expect(snap.decisions.own_echo).toBe(1)
+    // The echo-confirmed part finishes the job, so later messages are not held behind it.
+    expect(snap.jobs[0]).toMatchObject({ state: 'done' })
+  })
+
+  it('counts a part Meta may have delivered despite an error as sent, so its echo does not look like a person', async () => {
+    const sender = newSender()
+    const stub = senderStub(sender)
+    const job = await acceptText(sender)
+    const { deps } = fakeDeps({ split: () => ['first part', 'second part'] })
+    const sent: string[] = []
+    deps.send.text = async (_id, text) => {
+      sent.push(text)
+      if (text === 'first part') throw failure(false, 'unknown')
+      return { messageId: 'm_2' }
+    }
+    expect(await runJob(deps, stub, job, { immediate: true })).toBe('done')
+    expect(sent).toEqual(['first part', 'second part'])
+    const now = Date.now()
+    const [echo] = await stub.accept({ accountId: DEFAULT_ACCOUNT_ID, userId: sender, now, events: [{ kind: 'echo', source: 'messaging', accountId: DEFAULT_ACCOUNT_ID, senderId: DEFAULT_ACCOUNT_ID, recipientId: sender, timestamp: now, mid: 'm_unknown', text: 'first part', hasAttachments: false }] })
+    expect(echo!.decision).toBe('own_echo')
+    expect((await stub.snapshot()).state.paused_until).toBeUndefined()
+  })
+
+  it('drops a queued reply when a person takes over before it is sent', async () => {
+    const sender = newSender()
+    const stub = senderStub(sender)
+    const job = await acceptText(sender)
+    const now = Date.now()
+    await stub.accept({ accountId: DEFAULT_ACCOUNT_ID, userId: sender, now, events: [{ kind: 'echo', source: 'messaging', accountId: DEFAULT_ACCOUNT_ID, senderId: DEFAULT_ACCOUNT_ID, recipientId: sender, timestamp: now, mid: 'm_person', text: 'I am a person', hasAttachments: false }] })
+    const { deps, sent } = fakeDeps()
+    expect(await runJob(deps, stub, job, { immediate: true })).toBe('skipped')
+    expect(sent).toHaveLength(0)
+    expect((await stub.snapshot()).jobs[0]).toMatchObject({ state: 'cancelled', outcome: 'paused' })
+  })
+
+  it('does not send the reply to a message the user unsent while it was being generated', async () => {
+    const sender = newSender()
+    const stub = senderStub(sender)
+    const t = Date.now()
+    const mid = newMid()
+    const [r] = await stub.accept({ accountId: DEFAULT_ACCOUNT_ID, userId: sender, now: t, events: [{ kind: 'text', source: 'messaging', accountId: DEFAULT_ACCOUNT_ID, senderId: sender, recipientId: DEFAULT_ACCOUNT_ID, timestamp: t, mid, text: 'oops' }] })
+    const { deps, sent } = fakeDeps({
+      generate: async () => {
+        await stub.accept({ accountId: DEFAULT_ACCOUNT_ID, userId: sender, events: [{ kind: 'unsend', source: 'messaging', accountId: DEFAULT_ACCOUNT_ID, senderId: sender, recipientId: DEFAULT_ACCOUNT_ID, timestamp: t + 1, mid }] })
+        return { outcome: 'llm', text: 'answer' }
+      },
+    })
+    expect(await runJob(deps, stub, r!.job!, { immediate: true })).toBe('skipped')
+    expect(sent).toHaveLength(0)
+    expect((await stub.snapshot()).jobs[0]).toMatchObject({ state: 'cancelled', outcome: 'unsent' })
+  })
+
+  it('sets the alarm for the first job in message order, not for one waiting behind it', async () => {
+    const sender = newSender()
+    const stub = senderStub(sender)
+    const t = Date.now() - 1000
+    const first = await acceptText(sender, 'first', t)
+    const second = await acceptText(sender, 'second', t + 1)
+    // The second is overdue, but it must wait for the first: it must not make the alarm fire now.
+    await runInDurableObject(stub, (_o: SenderObject, state) => state.storage.sql.exec('UPDATE jobs SET next_at = 0 WHERE id = ?', second))
+    const clock = new FakeClock()
+    const { deps } = fakeDeps({ deadline: () => clock.t + 20_000 }, clock)
+    deps.send.text = async () => {
+      throw failure(true, 'transient')
+    }
+    expect(await runJob(deps, stub, first, { immediate: true })).toBe('deferred')
+    const { alarm, firstNext } = await runInDurableObject(stub, async (_o: SenderObject, state) => ({
+      alarm: await state.storage.getAlarm(),
+      firstNext: state.storage.sql.exec<{ next_at: number }>('SELECT next_at FROM jobs WHERE id = ?', first).one().next_at,
+    }))
+    expect(alarm).toBe(firstNext)
+    expect(alarm).toBeGreaterThan(Date.now() + 1000)
   })
 
   it('sends multi-part replies in order and resumes after the last confirmed part', async () => {
@@ -235,7 +308,7 @@ describe('runJob with injected dependencies', () => {
     const stub = senderStub(sender)
     const job = await acceptText(sender)
     const clock = new FakeClock()
-    const first = fakeDeps({ split: () => ['one', 'two', 'three'], deadline: () => clock.t + 3_000 }, clock)
+    const first = fakeDeps({ split: () => ['one', 'two', 'three'], deadline: () => clock.t + 20_000 }, clock)
     first.deps.send.text = async (_id, text) => {
       if (text === 'two') throw failure(true, 'transient')
       first.sent.push(text)
@@ -258,7 +331,7 @@ describe('runJob with injected dependencies', () => {
     const job = await acceptText(sender)
     let generated = 0
     const clock = new FakeClock()
-    const first = fakeDeps({ generate: async () => ({ outcome: 'llm', text: `reply ${++generated}` }), deadline: () => clock.t + 3_000 }, clock)
+    const first = fakeDeps({ generate: async () => ({ outcome: 'llm', text: `reply ${++generated}` }), deadline: () => clock.t + 20_000 }, clock)
     first.deps.send.text = async () => {
       throw failure(true, 'rate_limited')
     }
