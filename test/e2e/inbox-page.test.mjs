@@ -6,30 +6,42 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { startInboxServer } from '../../scripts/inbox-server.mjs'
 import { launchChromium } from './browser.mjs'
-import { startE2E } from './harness.mjs'
+import { lifecycle, startE2E } from './harness.mjs'
 
 let stack
 let inbox
-let browser
 let page
 
+// One start and one stop for the stack, the inbox server and Chromium, in that order.
+const life = lifecycle(async () => {
+  const parts = []
+  const stop = async () => {
+    for (const p of parts.reverse()) await p.stop()
+  }
+  try {
+    const s = await startE2E()
+    parts.push({ stop: () => s.stop() })
+    const i = await startInboxServer({
+      workerUrl: s.workerUrl,
+      appSecret: s.secret,
+      accountId: s.accountId,
+      graph: s.graph,
+      mode: s.mode,
+    })
+    parts.push({ stop: () => i.close() })
+    const b = await launchChromium()
+    parts.push({ stop: () => b.close() })
+    return { stack: s, inbox: i, browser: b, page: await b.context.newPage(), stop }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+})
+
 before(async () => {
-  stack = await startE2E()
-  inbox = await startInboxServer({
-    workerUrl: stack.workerUrl,
-    appSecret: stack.secret,
-    accountId: stack.accountId,
-    graph: stack.graph,
-    mode: stack.mode,
-  })
-  browser = await launchChromium()
-  page = await browser.context.newPage()
+  ;({ stack, inbox, page } = await life.start())
 })
-after(async () => {
-  await browser?.close()
-  await inbox?.close()
-  await stack?.stop()
-})
+after(() => life.stop())
 
 const metaTexts = () => page.locator('.meta.me').allTextContents()
 
