@@ -11,6 +11,9 @@ import { createLogger, type Logger } from './log'
 import { verifySignature } from './signature'
 import { parseWebhook } from './webhook'
 import { handleDelivery } from './ingest'
+import { eraseUser, getDeletion, saveDeletion } from './erase'
+import { createMetaCallbacks } from './meta-callbacks'
+import { count, counterSnapshot } from './metrics'
 import pkg from '../package.json'
 
 export const VERSION: string = pkg.version
@@ -61,6 +64,7 @@ export function createApp() {
     }
     const header = c.req.header('x-hub-signature-256')
     if (!(await verifySignature(body.bytes, header, appSecrets(cfg.config)))) {
+      count(c.env, 'signature_rejected')
       log.warn('signature_rejected', {
         reason: header ? 'mismatch_or_malformed' : 'missing_header',
         sha1_header_only: !header && c.req.header('x-hub-signature') !== undefined,
@@ -81,11 +85,13 @@ export function createApp() {
       return c.text('Bad Request', 400)
     }
     const { webhook } = parsed
-    for (const s of webhook.skipped) log.warn('webhook_item_skipped', { entry: s.entry, item: s.item, reason: s.reason })
+    // A few examples are enough to debug a bad sender; a junk batch must not flood the logs.
+    for (const s of webhook.skipped.slice(0, 5)) log.warn('webhook_item_skipped', { entry: s.entry, item: s.item, reason: s.reason })
     if (webhook.object !== 'instagram') {
       log.info('webhook_object_not_handled', { object: webhook.object.slice(0, 32) })
       return c.text('EVENT_RECEIVED', 200)
     }
+    count(c.env, 'received', webhook.events.length)
     const outcome = await handleDelivery(
       { env: c.env, config: cfg.config, log, waitUntil: (p) => c.executionCtx.waitUntil(p) },
       webhook.events
@@ -101,14 +107,55 @@ export function createApp() {
     return c.text('EVENT_RECEIVED', 200)
   })
 
-  app.get('/healthz', (c) => {
+  app.get('/healthz', async (c) => {
     const cfg = readConfig(c.env)
+    const counters = counterSnapshot()
+    if (!cfg.ok) {
+      return c.json({ status: 'misconfigured', version: VERSION, missing: [...cfg.missing, ...cfg.invalid], degraded: ['misconfigured'], counters })
+    }
+    const degraded: string[] = []
+    let account: Awaited<ReturnType<ReturnType<Env['ACCOUNT']['getByName']>['status']>> | null = null
+    try {
+      account = await c.env.ACCOUNT.getByName(cfg.config.IG_ACCOUNT_ID).status(cfg.config.LLM_DAILY_BUDGET)
+      degraded.push(...account.token.degraded_reasons)
+      if (account.budgetExhausted) degraded.push('llm_budget_exhausted')
+    } catch {
+      degraded.push('account_object_unreachable')
+    }
     return c.json({
-      status: cfg.ok ? 'ok' : 'misconfigured',
+      status: degraded.length ? 'degraded' : 'ok',
       version: VERSION,
-      missing: cfg.ok ? [] : [...cfg.missing, ...cfg.invalid],
+      missing: [],
+      degraded,
+      counters,
+      last_reply_at: account?.lastReplyAt ? new Date(account.lastReplyAt).toISOString() : null,
+      send_failed_total: account?.sendFailed ?? null,
+      llm_budget: account ? { day: account.day, used: account.llmCallsToday, limit: account.budget } : null,
+      token: account ? { ...account.token, invalid: account.tokenInvalid !== null, deauthorized: account.deauthorized } : null,
     })
   })
+
+  app.route(
+    '/',
+    createMetaCallbacks<AppEnv>((c) => {
+      const cfg = readConfig(c.env)
+      if (!cfg.ok) {
+        c.get('log').error('config_error', { message: cfg.message })
+        return null
+      }
+      const env = c.env
+      return {
+        secrets: appSecrets(cfg.config),
+        now: () => Date.now(),
+        log: c.get('log'),
+        hashKey: cfg.config.APP_SECRET,
+        eraseUser: (userId) => eraseUser(env, cfg.config, userId),
+        deauthorize: () => env.ACCOUNT.getByName(cfg.config.IG_ACCOUNT_ID).deauthorize(),
+        saveDeletion: (code, rec) => saveDeletion(env.DEDUP, code, rec),
+        getDeletion: (code) => getDeletion(env.DEDUP, code),
+      }
+    })
+  )
 
   app.notFound((c) => c.text('Not Found', 404))
   app.onError((err, c) => {

@@ -11,7 +11,7 @@ const secret = z.string().trim().min(1)
 const optionalText = z
   .string()
   .optional()
-  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v))
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()))
 const int = (def: number, min: number, max: number) =>
   z.preprocess(
     (v) => (v === undefined || v === '' ? def : typeof v === 'string' ? Number(v.trim()) : v),

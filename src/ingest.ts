@@ -1,9 +1,26 @@
 /**
- * What happens to an authentic, parsed delivery before Meta gets its 200.
+ * What happens to an authentic, parsed delivery before and after Meta gets its 200.
+ *
+ * Before: every event that matters is claimed by its sender's Durable Object (KV first, as a
+ * cheap filter for redeliveries). Meta gets 200 only when every claim is durable; if an object
+ * cannot be reached the whole delivery gets 503 and Meta redelivers (claims already made turn
+ * into duplicates then, and their jobs are still run by the object's alarm, so nothing is lost).
+ * After (in waitUntil): KV is told about the new ids and the reply jobs run.
  */
 import type { Config } from './config'
+import type { Accepted, Decision } from './decision'
+import { createPipelineDeps } from './deps'
+import { rememberAccount } from './erase'
 import { hashId, type Logger } from './log'
-import type { WebhookEvent } from './webhook'
+import { count } from './metrics'
+import { runJob } from './pipeline'
+import { eventKey } from './sender'
+import type { InboundEvent, WebhookEvent } from './webhook'
+
+/** KV keeps seen ids past Meta's 36-hour redelivery horizon. */
+export const SEEN_TTL_SECONDS = 48 * 3600
+/** Everything after the 200 must finish inside waitUntil's 30 s; keep a margin. */
+const WAIT_UNTIL_BUDGET_MS = 25_000
 
 export interface DeliveryDeps {
   env: Env
@@ -17,21 +34,114 @@ export interface DeliveryOutcome {
   counts: Record<string, number>
 }
 
-export async function handleDelivery(deps: DeliveryDeps, events: WebhookEvent[]): Promise<DeliveryOutcome> {
-  const counts: Record<string, number> = {}
-  for (const e of events) counts[`kind_${e.kind}`] = (counts[`kind_${e.kind}`] ?? 0) + 1
-  deps.waitUntil(logEvents(deps, events))
-  return { ok: true, counts }
+/** Kinds that never need the sender's object: nothing to claim, remember or answer. */
+const STATELESS = new Set<WebhookEvent['kind']>(['reaction', 'read', 'referral', 'unknown', 'change'])
+
+/** The Instagram user a conversation belongs to: for echoes that is the recipient. */
+export function conversationUser(e: InboundEvent): string {
+  return e.kind === 'echo' ? e.recipientId : e.senderId
 }
 
-async function logEvents(deps: DeliveryDeps, events: WebhookEvent[]): Promise<void> {
+export function senderObjectName(accountId: string, userId: string): string {
+  return `${accountId}:${userId}`
+}
+
+function seenKey(accountId: string, key: string): string {
+  return `seen:${accountId}:${key}`
+}
+
+interface Group {
+  accountId: string
+  userId: string
+  events: InboundEvent[]
+}
+
+export async function handleDelivery(deps: DeliveryDeps, events: WebhookEvent[]): Promise<DeliveryOutcome> {
+  const invocationDeadline = Date.now() + WAIT_UNTIL_BUDGET_MS
+  const counts: Record<string, number> = {}
+  const bump = (k: string) => (counts[k] = (counts[k] ?? 0) + 1)
+  const groups = new Map<string, Group>()
   for (const e of events) {
-    const fields: Record<string, string | number | boolean | undefined> = { kind: e.kind, account: await hashId(e.accountId, deps.config.APP_SECRET) }
-    if (e.kind !== 'change') {
-      fields.sender = await hashId(e.senderId, deps.config.APP_SECRET)
-      fields.source = e.source
-      if ('text' in e && typeof e.text === 'string') fields.text_bytes = new TextEncoder().encode(e.text).byteLength
+    if (STATELESS.has(e.kind) || e.kind === 'change' || e.source === 'standby') {
+      bump('ignored')
+      continue
     }
-    deps.log.info('event', fields)
+    const userId = conversationUser(e)
+    const name = senderObjectName(e.accountId, userId)
+    let g = groups.get(name)
+    if (!g) groups.set(name, (g = { accountId: e.accountId, userId, events: [] }))
+    g.events.push(e)
   }
+
+  const settled = await Promise.allSettled([...groups.entries()].map(([name, g]) => acceptGroup(deps, name, g)))
+  const accepted: { name: string; group: Group; results: Accepted[] }[] = []
+  let ok = true
+  for (const s of settled) {
+    if (s.status === 'rejected') {
+      ok = false
+      deps.log.error('claim_failed', { error: s.reason instanceof Error ? s.reason.name : 'unknown' })
+      continue
+    }
+    accepted.push(s.value)
+    for (const r of s.value.results) bump(r.decision)
+  }
+  count(deps.env, 'duplicate', counts.duplicate ?? 0)
+  count(deps.env, 'rate_limited', (counts.rate_limited ?? 0) + (counts.rate_limited_notice ?? 0))
+  count(deps.env, 'paused', (counts.paused ?? 0) + (counts.opted_out ?? 0))
+  // Claims already made stay valid: their jobs run (here or from the alarm) even if this
+  // delivery is answered with 503, and Meta's redelivery will see them as duplicates.
+  deps.waitUntil(afterAck(deps, accepted, invocationDeadline))
+  return { ok, counts }
+}
+
+async function acceptGroup(deps: DeliveryDeps, name: string, g: Group): Promise<{ name: string; group: Group; results: Accepted[] }> {
+  const keys = g.events.map(eventKey)
+  // Fast path: ids KV has already seen are duplicates without waking the object. KV is
+  // eventually consistent, so a miss proves nothing; the object's claim decides.
+  const seen = await Promise.all(
+    keys.map((k) => deps.env.DEDUP.get(seenKey(g.accountId, k)).then((v) => v !== null, () => false))
+  )
+  const fresh = g.events.filter((_, i) => !seen[i])
+  const results: Accepted[] = g.events
+    .map((e, i) => ({ key: keys[i]!, kind: e.kind, decision: 'duplicate' as Decision }))
+    .filter((_, i) => seen[i])
+  if (fresh.length) {
+    const stub = deps.env.SENDER.getByName(name)
+    results.push(...(await stub.accept({ accountId: g.accountId, userId: g.userId, events: fresh })))
+  }
+  return { name, group: g, results }
+}
+
+async function afterAck(
+  deps: DeliveryDeps,
+  accepted: { name: string; group: Group; results: Accepted[] }[],
+  deadline: number
+): Promise<void> {
+  const { env, config } = deps
+  await Promise.all(
+    accepted.map(async ({ name, group, results }) => {
+      const log = deps.log.child({ sender: await hashId(group.userId, config.APP_SECRET) })
+      await rememberAccount(env.DEDUP, group.accountId)
+      for (const r of results) log.info('event_accepted', { kind: r.kind, decision: r.decision })
+      const fresh = results.filter((r) => r.decision !== 'duplicate')
+      await Promise.all(
+        fresh.map((r) =>
+          env.DEDUP.put(seenKey(group.accountId, r.key), '1', { expirationTtl: SEEN_TTL_SECONDS }).catch(() => {
+            // Only the fast path suffers (for example KV's 1 write/s per key); the claim stands.
+            log.warn('kv_seen_write_failed')
+          })
+        )
+      )
+      const when = new Map(group.events.map((e) => [eventKey(e), e.timestamp]))
+      const jobs = results
+        .filter((r) => r.job)
+        .sort((a, b) => (when.get(a.key) ?? 0) - (when.get(b.key) ?? 0))
+        .map((r) => r.job!)
+      if (!jobs.length) return
+      const stub = env.SENDER.getByName(name)
+      const pipeline = createPipelineDeps(env, config, log, () => deadline)
+      // One sender's replies go out one after another, in message order.
+      for (const job of jobs) await runJob(pipeline, stub, job, { immediate: true })
+    })
+  ).catch((err) => deps.log.error('after_ack_failed', { error: err instanceof Error ? err.name : 'unknown' }))
 }

@@ -3,6 +3,7 @@
  * can filter on fields. Never pass message text, tokens or raw Instagram ids here; ids go through
  * `hashId` first.
  */
+import { hmacHex } from './hmac'
 
 export type Level = 'debug' | 'info' | 'warn' | 'error'
 export type Fields = Record<string, string | number | boolean | null | undefined | string[] | number[]>
@@ -31,28 +32,11 @@ export function createLogger(base: Fields = {}): Logger {
   }
 }
 
-const encoder = new TextEncoder()
-const hashKeys = new Map<string, Promise<CryptoKey>>()
-
 /**
  * A short keyed hash of an Instagram id for logs: stable within a deployment (so a sender's
  * lines can be correlated) but not reversible without the key, unlike a plain hash of a
  * 17-digit number, which can be brute-forced.
  */
-export async function hashId(id: string, key: string): Promise<string> {
-  let k = hashKeys.get(key)
-  if (!k) {
-    k = crypto.subtle.importKey(
-      'raw',
-      encoder.encode(`log-id:${key}`),
-      { name: 'HMAC', hash: 'SHA-256' },
-      false,
-      ['sign']
-    )
-    hashKeys.set(key, k)
-  }
-  const mac = new Uint8Array(await crypto.subtle.sign('HMAC', await k, encoder.encode(id)))
-  let hex = ''
-  for (let i = 0; i < 6; i++) hex += mac[i]!.toString(16).padStart(2, '0')
-  return hex
+export function hashId(id: string, key: string): Promise<string> {
+  return hmacHex(`log-id:${key}`, id, 6)
 }

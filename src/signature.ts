@@ -4,27 +4,12 @@
  * `\u00e4` and `\/` escapes), so the MAC must be computed over the received bytes, never over a
  * re-serialised object. See ../shared/reference/meta-instagram.md §2.
  */
+import { hmacHex, hmacKey } from './hmac'
+
+export { toHex } from './hmac'
 
 const HEADER_PATTERN = /^sha256=([0-9a-fA-F]{64})$/
 const encoder = new TextEncoder()
-const keyCache = new Map<string, Promise<CryptoKey>>()
-
-function hmacKey(secret: string): Promise<CryptoKey> {
-  let key = keyCache.get(secret)
-  if (!key) {
-    key = crypto.subtle.importKey(
-      'raw',
-      encoder.encode(secret),
-      { name: 'HMAC', hash: 'SHA-256' },
-      false,
-      ['sign', 'verify']
-    )
-    // A failed import must not poison the cache for the life of the isolate.
-    key.catch(() => keyCache.delete(secret))
-    keyCache.set(secret, key)
-  }
-  return key
-}
 
 /** Decodes the hex digest of a well-formed header, or returns null for anything else. */
 export function parseSignatureHeader(header: string | null | undefined): Uint8Array | null {
@@ -64,12 +49,5 @@ export async function verifySignature(
 /** `sha256=<lowercase hex>` for `body`: what Meta would send. Used by tests and the simulator. */
 export async function signBody(body: Uint8Array | string, secret: string): Promise<string> {
   const bytes = typeof body === 'string' ? encoder.encode(body) : body
-  const mac = new Uint8Array(await crypto.subtle.sign('HMAC', await hmacKey(secret), bytes))
-  return `sha256=${toHex(mac)}`
-}
-
-export function toHex(bytes: Uint8Array): string {
-  let hex = ''
-  for (const b of bytes) hex += b.toString(16).padStart(2, '0')
-  return hex
+  return `sha256=${await hmacHex(secret, bytes)}`
 }

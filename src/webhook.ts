@@ -151,7 +151,8 @@ const changeSchema = z.object({ field: z.string().min(1).max(128), value: z.unkn
 
 const entrySchema = z.object({
   id,
-  time: timestamp.optional(),
+  // Only `changes[]` use the entry time; a bad one must not cost the entry's messages.
+  time: timestamp.optional().catch(undefined),
   messaging: z.array(z.unknown()).optional(),
   standby: z.array(z.unknown()).optional(),
   changes: z.array(z.unknown()).optional(),

@@ -1,0 +1,310 @@
+/**
+ * Send API client for both ways of connecting an account (../shared/reference/meta-instagram.md
+ * §4): Instagram Login on graph.instagram.com and Facebook Login on graph.facebook.com, chosen by
+ * GRAPH_API_BASE. Errors are classified from Meta's code table (§5) into retryable and final, so
+ * callers never guess. fetch and the token are injected; no message text or token is ever logged.
+ */
+
+export type LoginFlavour = 'instagram' | 'facebook'
+
+export type GraphErrorCategory =
+  | 'transient'
+  | 'rate_limited'
+  | 'token_invalid'
+  | 'outside_window'
+  | 'user_unavailable'
+  | 'bad_request'
+  | 'permission'
+  | 'policy'
+  | 'unknown'
+
+export interface GraphErrorInfo {
+  status?: number
+  code?: number
+  subcode?: number
+  type?: string
+  isTransient?: boolean
+  fbtraceId?: string
+  /** Meta's own `error.message`, shortened; it names the problem, never the recipient's text. */
+  metaMessage?: string
+  networkError?: boolean
+  retryable: boolean
+  category: GraphErrorCategory
+}
+
+export interface GraphDeps {
+  fetch: typeof fetch
+  /** GRAPH_API_BASE without a trailing slash, e.g. https://graph.instagram.com */
+  base: string
+  /** GRAPH_API_VERSION, e.g. v25.0 */
+  version: string
+  /** IG_ACCOUNT_ID (Instagram Login) or the Page id (Facebook Login); 'me' or '' for /me. */
+  accountId: string
+  token: () => Promise<string> | string
+}
+
+export type SenderAction = 'typing_on' | 'typing_off' | 'mark_seen'
+
+export interface SendOptions {
+  /** Bounds one request, e.g. AbortSignal.timeout(); an abort is a retryable network error. */
+  signal?: AbortSignal
+}
+
+export interface Graph {
+  readonly flavour: LoginFlavour
+  sendText(recipientId: string, text: string, opts?: SendOptions): Promise<{ messageId: string }>
+  senderAction(recipientId: string, action: SenderAction, opts?: SendOptions): Promise<void>
+}
+
+/** Meta's limit: "Message text must be UTF-8 and be a 1000 bytes or less" (§4.1, §4.2). */
+export const MAX_TEXT_BYTES = 1000
+
+const SENDER_ACTIONS: readonly string[] = ['typing_on', 'typing_off', 'mark_seen']
+// Meta's messages are short; the cap only keeps a hostile or broken proxy out of our logs.
+const META_MESSAGE_MAX = 300
+
+/** A failed Send API call, classified. The message never contains the access token. */
+export class GraphError extends Error {
+  override readonly name = 'GraphError'
+  readonly status?: number
+  readonly code?: number
+  readonly subcode?: number
+  readonly type?: string
+  readonly isTransient?: boolean
+  readonly fbtraceId?: string
+  readonly networkError?: boolean
+  readonly retryable: boolean
+  readonly category: GraphErrorCategory
+
+  constructor(info: GraphErrorInfo, options?: { cause?: unknown }) {
+    super(describe(info), options)
+    if (info.status !== undefined) this.status = info.status
+    if (info.code !== undefined) this.code = info.code
+    if (info.subcode !== undefined) this.subcode = info.subcode
+    if (info.type !== undefined) this.type = info.type
+    if (info.isTransient !== undefined) this.isTransient = info.isTransient
+    if (info.fbtraceId !== undefined) this.fbtraceId = info.fbtraceId
+    if (info.networkError) this.networkError = true
+    this.retryable = info.retryable
+    this.category = info.category
+  }
+}
+
+function describe(info: GraphErrorInfo): string {
+  const where: string[] = []
+  if (info.status !== undefined) where.push(`HTTP ${info.status}`)
+  if (info.code !== undefined) {
+    where.push(`code ${info.code}${info.subcode !== undefined ? `/${info.subcode}` : ''}`)
+  }
+  if (info.networkError) where.push('network error')
+  const head = `Send API ${info.category}${where.length ? ` (${where.join(', ')})` : ''}`
+  return info.metaMessage ? `${head}: ${info.metaMessage}` : head
+}
+
+/** Instagram Login unless the base is Facebook's Graph host; stand-ins behave like Instagram. */
+export function loginFlavour(base: string): LoginFlavour {
+  let host = ''
+  try {
+    host = new URL(base).hostname.toLowerCase()
+  } catch {
+    return 'instagram'
+  }
+  return host === 'graph.facebook.com' || host.endsWith('.facebook.com') ? 'facebook' : 'instagram'
+}
+
+const int = (v: unknown): number | undefined =>
+  typeof v === 'number' && Number.isInteger(v)
+    ? v
+    : typeof v === 'string' && /^\d{1,12}$/.test(v)
+      ? Number(v)
+      : undefined
+
+// Codes Meta documents as "wait and retry" (§5): downtime (1, 2, 1200) and throttling.
+const TRANSIENT_CODES = new Set([1, 2, 1200])
+const RATE_LIMIT_CODES = new Set([4, 17, 32, 341, 613])
+const OUTSIDE_WINDOW_SUBCODES = new Set([2534022, 2018278])
+// 1/1357046: "The messages are all sent successfully, but the endpoint returns an error" (§5).
+// Retrying would send the DM twice, so it is final.
+const SENT_BUT_ERRORED = 1357046
+
+/**
+ * Classifies a Send API failure. Meta's error code decides when there is one, because it is more
+ * specific than the HTTP status (Meta returns code 10/2534022 with 400 and with 403, code 2 with
+ * 500); final codes win over `is_transient`. Without a code, the HTTP status decides: 429 and 5xx
+ * are retryable, other statuses are final.
+ */
+export function classifyGraphError(
+  status: number | undefined,
+  body: unknown,
+  networkError = false
+): GraphErrorInfo {
+  const info: Omit<GraphErrorInfo, 'retryable' | 'category'> = {}
+  if (status !== undefined) info.status = status
+  if (networkError) {
+    return { ...info, networkError: true, retryable: true, category: 'transient' }
+  }
+  const err = body && typeof body === 'object' ? (body as { error?: unknown }).error : undefined
+  if (err && typeof err === 'object') {
+    const e = err as Record<string, unknown>
+    const code = int(e.code)
+    const subcode = int(e.error_subcode)
+    if (code !== undefined) info.code = code
+    if (subcode !== undefined) info.subcode = subcode
+    if (typeof e.type === 'string') info.type = e.type.slice(0, 64)
+    if (typeof e.is_transient === 'boolean') info.isTransient = e.is_transient
+    if (typeof e.fbtrace_id === 'string') info.fbtraceId = e.fbtrace_id.slice(0, 64)
+    if (typeof e.message === 'string' && e.message) {
+      info.metaMessage = e.message.slice(0, META_MESSAGE_MAX)
+    }
+  }
+  const { code, subcode } = info
+  const final = (category: GraphErrorCategory) => ({ ...info, retryable: false, category })
+  const again = (category: GraphErrorCategory) => ({ ...info, retryable: true, category })
+
+  if (code === 190) return final('token_invalid')
+  if (code === 10 && subcode !== undefined && OUTSIDE_WINDOW_SUBCODES.has(subcode)) {
+    return final('outside_window')
+  }
+  if (code === 551) return final('user_unavailable')
+  if (code === 100) return final('bad_request')
+  if (code === 10 || (code !== undefined && code >= 200 && code <= 299)) return final('permission')
+  if (code === 368) return final('policy')
+  if (code === 1 && subcode === SENT_BUT_ERRORED) return final('unknown')
+  if (code !== undefined && RATE_LIMIT_CODES.has(code)) return again('rate_limited')
+  if (code !== undefined && TRANSIENT_CODES.has(code)) return again('transient')
+  if (info.isTransient === true) return again('transient')
+
+  if (status === 429) return again('rate_limited')
+  if (status !== undefined && status >= 500 && status <= 599) return again('transient')
+  if (status === 401) return final('token_invalid')
+  if (status === 403) return final('permission')
+  if (status !== undefined && status >= 400 && status <= 499) return final('bad_request')
+  return final('unknown')
+}
+
+function graphUrl(deps: GraphDeps): string {
+  const base = deps.base.replace(/\/+$/, '')
+  const account = deps.accountId.trim() || 'me'
+  return `${base}/${encodeURIComponent(deps.version)}/${encodeURIComponent(account)}/messages`
+}
+
+function redact(text: string, secret: string): string {
+  return secret ? text.split(secret).join('[redacted]') : text
+}
+
+/**
+ * Builds the client. Token placement: `Authorization: Bearer` for both flavours. Meta's
+ * Instagram Login examples use it (§4.1); for Facebook Login Meta's Messenger samples put
+ * `access_token` in the query string, but graph.facebook.com takes the same OAuth bearer header
+ * (Meta's WhatsApp Cloud API, on that host, documents only the header). A token in a URL ends up
+ * in request logs, traces and any error that echoes the URL; a header does not.
+ */
+export function createGraph(deps: GraphDeps): Graph {
+  const url = graphUrl(deps)
+  const flavour = loginFlavour(deps.base)
+
+  async function post(
+    body: unknown,
+    signal: AbortSignal | undefined
+  ): Promise<{ status: number; data: unknown }> {
+    const token = await deps.token()
+    if (typeof token !== 'string' || token.trim() === '') {
+      const info = { retryable: false, category: 'token_invalid' as const }
+      throw new GraphError({ ...info, metaMessage: 'no access token' })
+    }
+    let res: Response
+    try {
+      res = await deps.fetch(url, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          accept: 'application/json',
+        },
+        body: JSON.stringify(body),
+        ...(signal ? { signal } : {}),
+      })
+    } catch (cause) {
+      const info = classifyGraphError(undefined, undefined, true)
+      const reason =
+        cause instanceof Error ? `${cause.name}: ${redact(cause.message, token)}` : 'fetch failed'
+      throw new GraphError({ ...info, metaMessage: reason.slice(0, META_MESSAGE_MAX) }, { cause })
+    }
+    let text = ''
+    try {
+      text = await res.text()
+    } catch (cause) {
+      // The body was lost mid-stream. A 2xx may already have delivered the message, so only
+      // a failed status is treated like a network error.
+      if (!res.ok) throw new GraphError(classifyGraphError(res.status, undefined, true), { cause })
+      const info = { status: res.status, retryable: false, category: 'unknown' as const }
+      throw new GraphError({ ...info, metaMessage: 'response body lost' }, { cause })
+    }
+    let parsed: unknown
+    try {
+      parsed = text ? JSON.parse(text) : undefined
+    } catch {
+      parsed = undefined
+    }
+    if (!res.ok) {
+      const info = classifyGraphError(res.status, parsed)
+      if (info.metaMessage) info.metaMessage = redact(info.metaMessage, token)
+      throw new GraphError(info)
+    }
+    return { status: res.status, data: parsed }
+  }
+
+  function checkRecipient(recipientId: string): void {
+    if (typeof recipientId !== 'string' || recipientId.trim() === '') {
+      throw new TypeError('graph: recipientId must be a non-empty string')
+    }
+  }
+
+  return {
+    flavour,
+
+    async sendText(recipientId, text, opts) {
+      checkRecipient(recipientId)
+      if (typeof text !== 'string' || text.trim() === '') {
+        throw new TypeError('graph.sendText: text must be a non-empty string')
+      }
+      const bytes = new TextEncoder().encode(text).byteLength
+      if (bytes > MAX_TEXT_BYTES) {
+        const limit = `split it to ≤ ${MAX_TEXT_BYTES} bytes first`
+        throw new TypeError(`graph.sendText: text is ${bytes} bytes; ${limit}`)
+      }
+      // messaging_type RESPONSE: every bot message answers a user inside the 24-hour window.
+      // Meta's IG quick-replies doc sends it to /<IG_ID>/messages and the Messenger Send API
+      // expects it, so it is correct for both flavours. Never a message tag: HUMAN_AGENT is for
+      // people, not bots (§7).
+      const { status, data } = await post(
+        { recipient: { id: recipientId }, messaging_type: 'RESPONSE', message: { text } },
+        opts?.signal
+      )
+      const messageId =
+        data && typeof data === 'object' && 'message_id' in data
+          ? (data as { message_id: unknown }).message_id
+          : undefined
+      if (typeof messageId !== 'string' || messageId === '') {
+        // A 2xx without an id may still have delivered the message: final, never retried.
+        throw new GraphError({
+          status,
+          retryable: false,
+          category: 'unknown',
+          metaMessage: 'success response without message_id',
+        })
+      }
+      return { messageId }
+    },
+
+    async senderAction(recipientId, action, opts) {
+      checkRecipient(recipientId)
+      if (!SENDER_ACTIONS.includes(action)) {
+        throw new TypeError('graph.senderAction: unknown action')
+      }
+      // Meta: sender-action requests "should only include the sender_action parameter and the
+      // recipient object" (§4.1).
+      await post({ recipient: { id: recipientId }, sender_action: action }, opts?.signal)
+    },
+  }
+}

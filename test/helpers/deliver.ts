@@ -1,0 +1,23 @@
+/** Sends signed deliveries through the Worker's real fetch handler and waits for its waitUntil work. */
+import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
+import { env } from 'cloudflare:workers'
+import worker from '../../src/index'
+import { delivery, messagingItem, metaJson, type ItemOptions } from '../../tools/payloads'
+import { signedRequest } from './sign'
+
+export async function post(body: unknown, envOverride: Partial<Env> = {}): Promise<Response> {
+  const ctx = createExecutionContext()
+  const req = await signedRequest(typeof body === 'string' ? body : metaJson(body))
+  const res = await worker.fetch(req as Request<unknown, IncomingRequestCfProperties>, { ...env, ...envOverride } as Env, ctx)
+  await waitOnExecutionContext(ctx)
+  return res
+}
+
+/** One delivery holding the given items. */
+export function postItems(items: ItemOptions[], envOverride: Partial<Env> = {}): Promise<Response> {
+  return post(delivery(items.map(messagingItem)), envOverride)
+}
+
+export function senderStub(userId: string, accountId = '17841400000000001') {
+  return env.SENDER.getByName(`${accountId}:${userId}`)
+}

@@ -1,0 +1,85 @@
+/**
+ * Loopback-free stand-ins for Meta's Graph API and an OpenAI-compatible LLM inside workerd:
+ * `globalThis.fetch` is replaced for the hosts the test bindings point at (graph.test, llm.test),
+ * every request is recorded, and anything else is refused, so no test can reach a real service.
+ */
+import { vi } from 'vitest'
+
+export interface GraphCall {
+  /** The message_id the stand-in answered with, for text messages. */
+  messageId?: string
+  path: string
+  auth: string | null
+  body: { recipient?: { id: string }; message?: { text?: string }; sender_action?: string; [k: string]: unknown }
+}
+
+export interface NetworkOptions {
+  /** Answers a Send API call; return a Response to override the default success. */
+  graph?: (call: GraphCall, n: number) => Response | Promise<Response> | undefined
+  /** Answers GET /refresh_access_token; the default grants a new 60-day token. */
+  refresh?: (url: URL) => Response | Promise<Response> | undefined
+  /** The LLM's answer text for a request, or a Response to override. */
+  llm?: (body: { messages: { role: string; content: string }[]; [k: string]: unknown }, n: number) => string | Response | Promise<string | Response>
+}
+
+export function installNetwork(opts: NetworkOptions = {}) {
+  const graph: GraphCall[] = []
+  const refreshes: URL[] = []
+  const llm: { messages: { role: string; content: string }[]; [k: string]: unknown }[] = []
+  let messageCounter = 0
+  const spy = vi.spyOn(globalThis, 'fetch').mockImplementation(async (input: RequestInfo | URL, init?: RequestInit) => {
+    const req = new Request(input as RequestInfo, init)
+    const url = new URL(req.url)
+    if (url.host === 'graph.test' && url.pathname.endsWith('/refresh_access_token')) {
+      refreshes.push(url)
+      const custom = await opts.refresh?.(url)
+      if (custom) return custom
+      return Response.json({ access_token: `refreshed-token-${refreshes.length}`, token_type: 'bearer', expires_in: 5_184_000 })
+    }
+    if (url.host === 'graph.test') {
+      const call: GraphCall = { path: url.pathname, auth: req.headers.get('authorization'), body: (await req.json()) as GraphCall['body'] }
+      graph.push(call)
+      const custom = await opts.graph?.(call, graph.length)
+      if (custom) return custom
+      if (call.body.sender_action) return Response.json({ recipient_id: call.body.recipient?.id })
+      call.messageId = `m_${++messageCounter}`
+      return Response.json({ recipient_id: call.body.recipient?.id, message_id: call.messageId })
+    }
+    if (url.host === 'llm.test') {
+      const body = (await req.json()) as (typeof llm)[number]
+      llm.push(body)
+      const answer = (await opts.llm?.(body, llm.length)) ?? `[sandbox] ${body.messages.at(-1)?.content.slice(0, 50) ?? ''}`
+      if (answer instanceof Response) return answer
+      return Response.json({
+        id: `chatcmpl-${llm.length}`,
+        object: 'chat.completion',
+        created: Math.floor(Date.now() / 1000),
+        model: String(body.model ?? 'test'),
+        choices: [{ index: 0, message: { role: 'assistant', content: answer }, finish_reason: 'stop' }],
+        usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
+      })
+    }
+    throw new TypeError(`network access to ${url.host} is not allowed in tests`)
+  })
+  return {
+    graph,
+    llm,
+    refreshes,
+    /** Texts the Send API accepted, in order (failed attempts are in `graph` only). */
+    texts: () => graph.filter((c) => c.messageId).map((c) => c.body.message!.text!),
+    /** Texts sent to one recipient, in order (alarms of other tests may send to others). */
+    textsTo: (userId: string) =>
+      graph.filter((c) => c.body.recipient?.id === userId && c.messageId).map((c) => c.body.message!.text!),
+    actions: () => graph.filter((c) => c.body.sender_action).map((c) => c.body.sender_action!),
+    restore: () => spy.mockRestore(),
+  }
+}
+
+/** Waits until `check` holds (for work that finishes in waitUntil or an alarm). */
+export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const until = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error('condition not met in time')
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}

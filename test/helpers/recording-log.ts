@@ -1,0 +1,22 @@
+import type { Fields, Logger } from '../../src/log'
+
+export interface LogLine {
+  level: string
+  event: string
+  fields: Fields
+}
+
+/** A Logger that keeps every line, so tests can assert what was (and was not) logged. */
+export function recordingLogger(lines: LogLine[] = [], base: Fields = {}): Logger & { lines: LogLine[] } {
+  const push = (level: string) => (event: string, fields: Fields = {}) => {
+    lines.push({ level, event, fields: { ...base, ...fields } })
+  }
+  return {
+    lines,
+    debug: push('debug'),
+    info: push('info'),
+    warn: push('warn'),
+    error: push('error'),
+    child: (fields) => recordingLogger(lines, { ...base, ...fields }),
+  }
+}
