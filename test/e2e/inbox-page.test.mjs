@@ -6,7 +6,10 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { startInboxServer } from '../../scripts/inbox-server.mjs'
 import { launchChromium } from './browser.mjs'
-import { lifecycle, startE2E } from './harness.mjs'
+import { lifecycle, settle, startE2E } from './harness.mjs'
+
+/** The page's first preset sender. */
+const SENDER = '1234567890123456'
 
 let stack
 let inbox
@@ -68,7 +71,6 @@ describe('inbox page', () => {
   })
 
   test('the buttons deliver a photo, a story mention, a reaction, an unsend, an agent echo and a duplicate, all accepted', async () => {
-    const before = stack.graph.calls.length
     for (const kind of ['image', 'story_mention', 'reaction', 'duplicate', 'echo', 'unsend']) {
       const count = await page.locator('.meta, .system').count()
       await page.click(`#actions button[data-kind="${kind}"]`)
@@ -83,6 +85,12 @@ describe('inbox page', () => {
     assert.match(text, /You unsent a message → HTTP 200/)
     assert.match(text, /Message unsent/)
     assert.ok(!text.includes('not accepted'))
-    assert.ok(stack.graph.calls.length >= before)
+    // The photo and the story mention are answered; the reaction, the redelivery, the agent's
+    // echo and the unsend are not: one text reply + two acknowledgements in the whole thread.
+    await page.locator('[data-testid="bot-reply"]', { hasText: 'Thanks for sharing!' }).waitFor({ timeout: 10000 })
+    await page.locator('[data-testid="bot-reply"]', { hasText: 'Thank you so much for the mention!' }).waitFor({ timeout: 10000 })
+    await settle(stack.graph)
+    assert.equal(stack.graph.messages(SENDER).length, 3)
+    assert.equal(await page.locator('[data-testid="bot-reply"]').count(), 3)
   })
 })
