@@ -74,7 +74,9 @@ try {
   )
   const lines = [
     '',
-    '  Instagram DM bot sandbox is running (offline, no credentials).',
+    stack.mode.realLlm || stack.mode.realGraph
+      ? '  Instagram DM bot sandbox is running, with real services from .dev.vars (see below).'
+      : '  Instagram DM bot sandbox is running (offline, no credentials).',
     '',
     `  Worker:       ${stack.workerUrl}   (webhook: ${stack.workerUrl}/webhook, health: ${stack.workerUrl}/healthz)`,
     `  Inbox page:   ${inbox.url}`,

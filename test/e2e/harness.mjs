@@ -79,3 +79,20 @@ export function newSender() {
   senderCounter++
   return `7${String(process.pid % 100000).padStart(5, '0')}${String(Date.now() % 1e6).padStart(6, '0')}${String(senderCounter).padStart(4, '0')}`
 }
+
+/**
+ * Start-once / stop-once for a file's before/after hooks. `stop` waits for a start in flight:
+ * node:test can run `after` without awaiting `before` (seen with --test-name-pattern filtering
+ * out a file's tests), and stopping nothing there would leave wrangler dev running.
+ */
+export function lifecycle(start) {
+  let started
+  return {
+    start: () => (started ??= start()),
+    async stop() {
+      if (!started) return
+      const value = await started.catch(() => null)
+      await value?.stop()
+    },
+  }
+}

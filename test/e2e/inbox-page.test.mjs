@@ -6,30 +6,45 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { startInboxServer } from '../../scripts/inbox-server.mjs'
 import { launchChromium } from './browser.mjs'
-import { startE2E } from './harness.mjs'
+import { lifecycle, settle, startE2E } from './harness.mjs'
+
+/** The page's first preset sender. */
+const SENDER = '1234567890123456'
 
 let stack
 let inbox
-let browser
 let page
 
+// One start and one stop for the stack, the inbox server and Chromium, in that order.
+const life = lifecycle(async () => {
+  const parts = []
+  const stop = async () => {
+    for (const p of parts.reverse()) await p.stop()
+  }
+  try {
+    const s = await startE2E()
+    parts.push({ stop: () => s.stop() })
+    const i = await startInboxServer({
+      workerUrl: s.workerUrl,
+      appSecret: s.secret,
+      accountId: s.accountId,
+      graph: s.graph,
+      mode: s.mode,
+    })
+    parts.push({ stop: () => i.close() })
+    const b = await launchChromium()
+    parts.push({ stop: () => b.close() })
+    return { stack: s, inbox: i, browser: b, page: await b.context.newPage(), stop }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+})
+
 before(async () => {
-  stack = await startE2E()
-  inbox = await startInboxServer({
-    workerUrl: stack.workerUrl,
-    appSecret: stack.secret,
-    accountId: stack.accountId,
-    graph: stack.graph,
-    mode: stack.mode,
-  })
-  browser = await launchChromium()
-  page = await browser.context.newPage()
+  ;({ stack, inbox, page } = await life.start())
 })
-after(async () => {
-  await browser?.close()
-  await inbox?.close()
-  await stack?.stop()
-})
+after(() => life.stop())
 
 const metaTexts = () => page.locator('.meta.me').allTextContents()
 
@@ -56,7 +71,6 @@ describe('inbox page', () => {
   })
 
   test('the buttons deliver a photo, a story mention, a reaction, an unsend, an agent echo and a duplicate, all accepted', async () => {
-    const before = stack.graph.calls.length
     for (const kind of ['image', 'story_mention', 'reaction', 'duplicate', 'echo', 'unsend']) {
       const count = await page.locator('.meta, .system').count()
       await page.click(`#actions button[data-kind="${kind}"]`)
@@ -71,6 +85,12 @@ describe('inbox page', () => {
     assert.match(text, /You unsent a message → HTTP 200/)
     assert.match(text, /Message unsent/)
     assert.ok(!text.includes('not accepted'))
-    assert.ok(stack.graph.calls.length >= before)
+    // The photo and the story mention are answered; the reaction, the redelivery, the agent's
+    // echo and the unsend are not: one text reply + two acknowledgements in the whole thread.
+    await page.locator('[data-testid="bot-reply"]', { hasText: 'Thanks for sharing!' }).waitFor({ timeout: 10000 })
+    await page.locator('[data-testid="bot-reply"]', { hasText: 'Thank you so much for the mention!' }).waitFor({ timeout: 10000 })
+    await settle(stack.graph)
+    assert.equal(stack.graph.messages(SENDER).length, 3)
+    assert.equal(await page.locator('[data-testid="bot-reply"]').count(), 3)
   })
 })

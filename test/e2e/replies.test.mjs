@@ -5,18 +5,17 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { buildDelivery, newSender, settle, signBody, startE2E } from './harness.mjs'
+import { buildDelivery, lifecycle, newSender, settle, signBody, startE2E } from './harness.mjs'
 
 const BURST = 5
 const FALLBACK = "Sorry, I can't answer right now. Please try again in a little while."
 
+const life = lifecycle(() => startE2E({ vars: { RATE_LIMIT_BURST: String(BURST) } }))
 let stack
 before(async () => {
-  stack = await startE2E({ vars: { RATE_LIMIT_BURST: String(BURST) } })
+  stack = await life.start()
 })
-after(async () => {
-  await stack?.stop()
-})
+after(() => life.stop())
 
 const replyTo = (sender, timeoutMs = 20000, sinceSeq = 0) =>
   stack.graph.waitFor((r) => r.kind === 'message' && r.recipientId === sender, { timeoutMs, sinceSeq })

@@ -5,15 +5,14 @@
 import assert from 'node:assert/strict'
 import { createHmac } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
-import { payloads, signBody, startE2E } from './harness.mjs'
+import { lifecycle, payloads, signBody, startE2E } from './harness.mjs'
 
+const life = lifecycle(() => startE2E())
 let stack
 before(async () => {
-  stack = await startE2E()
+  stack = await life.start()
 })
-after(async () => {
-  await stack?.stop()
-})
+after(() => life.stop())
 
 const handshake = (query) => fetch(`${stack.workerUrl}/webhook?${new URLSearchParams(query)}`)
 const dm = (text = 'Hi! Are you open on Sunday?') =>
