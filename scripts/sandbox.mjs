@@ -157,8 +157,8 @@ export async function startStack(opts = {}) {
     const hasDevVars = opts.useDevVars !== false && existsSync(join(root, '.dev.vars'))
     const secretValues = {}
     const vars = {}
-    // With `[secrets] required` in wrangler.toml, wrangler dev takes only those secrets and the
-    // [vars] keys from .dev.vars and silently drops every other setting; pass those on explicitly.
+    // Settings from .dev.vars go on the command line as well, so they and the sandbox's own
+    // values below are applied in one place, with one precedence (--var beats .dev.vars).
     for (const [k, v] of Object.entries(devVars)) if (!(k in SANDBOX_SECRETS)) vars[k] = v
     // Secrets: a value in .dev.vars wins (wrangler loads that file itself); otherwise the sandbox value.
     for (const [name, value] of Object.entries(SANDBOX_SECRETS)) {

@@ -10,6 +10,7 @@ import { appSecrets, readConfig } from './config'
 import { createLogger, type Logger } from './log'
 import { verifySignature } from './signature'
 import { parseWebhook } from './webhook'
+import { forgetCachedToken } from './deps'
 import { handleDelivery } from './ingest'
 import { eraseUser, getDeletion, saveDeletion } from './erase'
 import { createMetaCallbacks } from './meta-callbacks'
@@ -150,7 +151,10 @@ export function createApp() {
         log: c.get('log'),
         hashKey: cfg.config.APP_SECRET,
         eraseUser: (userId) => eraseUser(env, cfg.config, userId),
-        deauthorize: () => env.ACCOUNT.getByName(cfg.config.IG_ACCOUNT_ID).deauthorize(),
+        deauthorize: async () => {
+          await env.ACCOUNT.getByName(cfg.config.IG_ACCOUNT_ID).deauthorize()
+          forgetCachedToken(cfg.config.IG_ACCOUNT_ID)
+        },
         saveDeletion: (code, rec) => saveDeletion(env.DEDUP, code, rec),
         getDeletion: (code) => getDeletion(env.DEDUP, code),
       }

@@ -37,6 +37,12 @@ const list = (def: string[]) =>
             .filter(Boolean),
     z.array(z.string())
   )
+/** A reply text that `off` turns off (an empty value means "use the default"). */
+const optionalReply = (def: string) =>
+  z
+    .string()
+    .default(def)
+    .transform((v) => (v.trim().toLowerCase() === 'off' ? '' : v))
 const httpUrl = z
   .string()
   .trim()
@@ -90,8 +96,8 @@ const schema = z.object({
   BUDGET_REPLY: z
     .string()
     .default("Thanks for your message! Our assistant is resting for today; a person will get back to you."),
-  ATTACHMENT_REPLY: z.string().default('Thanks for sharing! How can I help you with it?'),
-  STORY_MENTION_REPLY: z.string().default('Thank you so much for the mention! 💛'),
+  ATTACHMENT_REPLY: optionalReply('Thanks for sharing! How can I help you with it?'),
+  STORY_MENTION_REPLY: optionalReply('Thank you so much for the mention! 💛'),
   // Prompt-injection defence
   SYSTEM_PROMPT: z.string().trim().min(1).default(DEFAULT_SYSTEM_PROMPT),
   BUSINESS_FACTS: optionalText,
@@ -132,6 +138,8 @@ export function readConfig(env: object): ConfigResult {
   const raw: Record<string, unknown> = {}
   for (const key of Object.keys(schema.shape)) {
     const v = (env as Record<string, unknown>)[key]
+    // Empty means unset, so a copied .dev.vars.example with blank lines falls back to defaults.
+    if (typeof v === 'string' && v.trim() === '') continue
     if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') raw[key] = v
   }
   const parsed = schema.safeParse(raw)
@@ -143,8 +151,7 @@ export function readConfig(env: object): ConfigResult {
     const invalid = new Map<string, string>()
     for (const issue of parsed.error.issues) {
       const name = String(issue.path[0] ?? '')
-      const value = raw[name]
-      if (value === undefined || (typeof value === 'string' && value.trim() === '')) missing.add(name)
+      if (raw[name] === undefined) missing.add(name)
       // zod messages describe the rule ("must look like v25.0"), never the received value
       else if (!invalid.has(name)) invalid.set(name, issue.message)
     }

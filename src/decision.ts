@@ -59,7 +59,7 @@ export interface LeasedJob {
   nextPart: number
   attempts: number
   memory: Turn[]
-  /** True when this job counts against the account's daily LLM budget and has not been charged. */
+  /** True when generating this reply counts against the account's daily LLM budget. */
   needsBudget: boolean
 }
 

@@ -16,7 +16,6 @@ import { replyPolicy } from './window'
 export interface JobStore {
   lease(jobId: string, opts?: { now?: number; force?: boolean }): Promise<LeasedJob | null>
   saveReply(jobId: string, leaseId: string, parts: string[], outcome: string): Promise<boolean>
-  budgetCharged(jobId: string): Promise<void>
   takeBudgetNotice(day: string): Promise<boolean>
   beginPart(jobId: string, leaseId: string, idx: number, text: string): Promise<PartGate>
   partSent(jobId: string, idx: number, outMid: string): Promise<void>
@@ -175,7 +174,6 @@ async function generate(deps: PipelineDeps, store: JobStore, job: LeasedJob): Pr
       const notice = await store.takeBudgetNotice(day)
       return { outcome: 'over_budget', text: notice ? deps.config.BUDGET_REPLY : '' }
     }
-    await store.budgetCharged(job.id)
   }
   // Best effort, alongside the LLM call: a slow or failed typing indicator must not cost the reply.
   const typing = deps.send.action(job.userId, 'typing_on').catch(() => {})

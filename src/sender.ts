@@ -416,11 +416,6 @@ export class SenderObject extends DurableObject<Env> {
     return saved.rowsWritten > 0
   }
 
-  /** Marks the budget as charged for this job, so a retry does not charge it twice. */
-  async budgetCharged(jobId: string): Promise<void> {
-    this.sql.exec('UPDATE jobs SET needs_budget = 0 WHERE id = ?', jobId)
-  }
-
   /** True (and remembered) the first time today this sender is told the budget is spent. */
   async takeBudgetNotice(day: string): Promise<boolean> {
     if (this.get('budget_notice_day') === day) return false
