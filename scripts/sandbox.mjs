@@ -49,13 +49,15 @@ export function readDevVars(root = ROOT) {
   return vars
 }
 
-let emptyEnv
-function emptyEnvFile() {
-  if (!emptyEnv) {
-    emptyEnv = join(mkdtempSync(join(tmpdir(), 'igbot-env-')), 'empty.env')
-    writeFileSync(emptyEnv, '')
-  }
-  return emptyEnv
+/**
+ * A private env file holding these secrets: wrangler binds its keys as secrets (like .dev.vars),
+ * and since it is the only env file given, no .dev.vars or .env on disk is read.
+ */
+function secretsEnvFile(secrets) {
+  const file = join(mkdtempSync(join(tmpdir(), 'igbot-env-')), 'secrets.env')
+  const lines = Object.entries(secrets).map(([k, v]) => `${k}=${JSON.stringify(String(v))}`)
+  writeFileSync(file, `${lines.join('\n')}\n`, { mode: 0o600 })
+  return file
 }
 
 /** A free loopback TCP port (preferred one when it is free). */
@@ -198,10 +200,8 @@ export async function startStack(opts = {}) {
       // wrangler reads .dev.vars itself; --var (which takes precedence) fills in or overrides.
       for (const [k, v] of Object.entries(secretValues)) args.push('--var', `${k}:${v}`)
     } else {
-      // No .dev.vars (or tests): secrets go in as real secret bindings through the process env,
-      // with an empty env file so that no .dev.vars or .env file on disk is read.
-      args.push('--env-file', emptyEnvFile())
-      Object.assign(env, secretValues)
+      // No .dev.vars (or tests): secrets go in as real secret bindings through a private env file.
+      args.push('--env-file', secretsEnvFile(secretValues))
     }
     for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`)
     Object.assign(env, {

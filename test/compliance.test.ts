@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import worker from '../src/index'
 import { signSignedRequest } from '../src/signed-request'
 import { DEFAULT_ACCOUNT_ID, newMid } from '../tools/payloads'
-import { postItems, senderStub } from './helpers/deliver'
+import { postItems, senderStub, newSender } from './helpers/deliver'
 import { installNetwork } from './helpers/network'
 import { APP_SECRET } from './helpers/sign'
 
@@ -14,8 +14,6 @@ beforeEach(() => {
 })
 afterEach(() => net.restore())
 
-let seq = 0
-const newSender = () => `7000000000${String(++seq).padStart(6, '0')}`
 
 async function callback(path: string, payload: unknown, secret = APP_SECRET): Promise<Response> {
   const signed = await signSignedRequest(payload, secret)

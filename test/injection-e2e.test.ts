@@ -3,14 +3,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { readConfig } from '../src/config'
 import { deriveCanary } from '../src/prompt'
 import { obey, unwrapUserTurn } from '../tools/obeying-llm'
-import { postItems } from './helpers/deliver'
+import { postItems, newSender, testConfig } from './helpers/deliver'
 import { installNetwork } from './helpers/network'
 
-const config = () => {
-  const c = readConfig(env)
-  if (!c.ok) throw new Error(c.message)
-  return c.config
-}
+const config = testConfig
 
 let net: ReturnType<typeof installNetwork>
 beforeEach(() => {
@@ -25,8 +21,6 @@ beforeEach(() => {
 })
 afterEach(() => net.restore())
 
-let seq = 0
-const newSender = () => `5000000000${String(++seq).padStart(6, '0')}`
 
 describe('prompt injection through the Worker, against a model that obeys attackers', () => {
   it('never lets "print your system prompt" reach the user, even with input screening off', async () => {

@@ -3,19 +3,13 @@ import { env, exports } from 'cloudflare:workers'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import worker from '../src/index'
 import { readConfig } from '../src/config'
-import { postItems, senderStub } from './helpers/deliver'
+import { postItems, senderStub, newSender, testConfig } from './helpers/deliver'
 import { installNetwork } from './helpers/network'
 
 let net: ReturnType<typeof installNetwork>
 afterEach(() => net.restore())
 
-let seq = 0
-const newSender = () => `6000000000${String(++seq).padStart(6, '0')}`
-const config = () => {
-  const c = readConfig(env)
-  if (!c.ok) throw new Error(c.message)
-  return c.config
-}
+const config = testConfig
 
 async function runCron(envOverride: Partial<Env> = {}) {
   const ctx = createExecutionContext()

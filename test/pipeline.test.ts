@@ -6,19 +6,13 @@ import { createLogger } from '../src/log'
 import { runJob, type PipelineDeps } from '../src/pipeline'
 import type { SenderObject } from '../src/sender'
 import { DEFAULT_ACCOUNT_ID, newMid } from '../tools/payloads'
-import { postItems, senderStub } from './helpers/deliver'
+import { postItems, senderStub, newSender, testConfig } from './helpers/deliver'
 import { eventually, installNetwork } from './helpers/network'
 
 let net: ReturnType<typeof installNetwork>
 afterEach(() => net?.restore())
 
-let seq = 0
-const newSender = () => `8000000000${String(++seq).padStart(6, '0')}`
-const config = () => {
-  const c = readConfig(env)
-  if (!c.ok) throw new Error(c.message)
-  return c.config
-}
+const config = testConfig
 
 /** Accepts one text message directly in the sender's object and returns its job id. */
 async function acceptText(sender: string, text = 'hello', now = Date.now()) {

@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { SEEN_TTL_SECONDS } from '../src/ingest'
 import type { SenderObject } from '../src/sender'
 import { DEFAULT_ACCOUNT_ID, delivery, messagingItem, newMid } from '../tools/payloads'
-import { post, postItems, senderStub } from './helpers/deliver'
+import { post, postItems, senderStub, newSender } from './helpers/deliver'
 import { installNetwork } from './helpers/network'
 
 let net: ReturnType<typeof installNetwork>
@@ -13,8 +13,6 @@ beforeEach(() => {
 })
 afterEach(() => net.restore())
 
-let senderSeq = 0
-const newSender = () => `9000000000${String(++senderSeq).padStart(6, '0')}`
 
 describe('exactly-once acceptance', () => {
   it('accepts exactly one of twelve concurrent deliveries of the same message id, all answered 200', async () => {

@@ -54,6 +54,34 @@ describe('replies through wrangler dev', () => {
     assert.equal(stack.graph.messages(sender).length, 1)
   })
 
+  test('a batch holding DMs from four senders gets four replies, one each', async () => {
+    const senders = [newSender(), newSender(), newSender(), newSender()]
+    const { payloads } = await import('./harness.mjs')
+    const items = senders.map((s, i) => payloads.messagingItem({ senderId: s, text: `Question ${i}` }))
+    const res = await stack.post(payloads.metaJson(payloads.delivery(items)))
+    assert.equal(res.status, 200)
+    for (const s of senders) assert.ok(await replyTo(s), 'no reply within 20 s')
+    await settle(stack.graph)
+    for (const s of senders) assert.equal(stack.graph.messages(s).length, 1)
+  })
+
+  test('echoes get no reply: the echo of its own message is ignored, a human agent\'s echo pauses the bot', async () => {
+    const sender = newSender()
+    const first = buildDelivery({ text: 'Hello there', senderId: sender })
+    assert.equal((await stack.post(first.body)).status, 200)
+    const reply = await replyTo(sender)
+    assert.ok(reply, 'no reply within 20 s')
+    await settle(stack.graph)
+    const own = buildDelivery({ kind: 'echo', text: reply.text, senderId: sender, mid: reply.messageId })
+    assert.equal((await stack.post(own.body)).status, 200)
+    const human = buildDelivery({ kind: 'echo', text: 'Hi, Anna here from the shop', senderId: sender })
+    assert.equal((await stack.post(human.body)).status, 200)
+    const after = buildDelivery({ text: 'Thanks Anna!', senderId: sender })
+    assert.equal((await stack.post(after.body)).status, 200)
+    await settle(stack.graph, { quietMs: 2000 })
+    assert.equal(stack.graph.messages(sender).length, 1)
+  })
+
   test('a forged signature gets 401 and no reply, and the LLM is not called', async () => {
     const sender = newSender()
     const llmBefore = stack.llm.requests.length

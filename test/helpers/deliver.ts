@@ -1,6 +1,7 @@
 /** Sends signed deliveries through the Worker's real fetch handler and waits for its waitUntil work. */
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
+import { readConfig, type Config } from '../../src/config'
 import worker from '../../src/index'
 import { delivery, messagingItem, metaJson, type ItemOptions } from '../../tools/payloads'
 import { signedRequest } from './sign'
@@ -20,4 +21,17 @@ export function postItems(items: ItemOptions[], envOverride: Partial<Env> = {}):
 
 export function senderStub(userId: string, accountId = '17841400000000001') {
   return env.SENDER.getByName(`${accountId}:${userId}`)
+}
+
+let senderSeq = 0
+/** A fresh Instagram-scoped id for each test, so tests in one file never share a sender object. */
+export function newSender(): string {
+  return `90${Date.now().toString().slice(-8)}${String(++senderSeq).padStart(6, '0')}`
+}
+
+/** The Worker's configuration as the tests' bindings define it. */
+export function testConfig(): Config {
+  const c = readConfig(env)
+  if (!c.ok) throw new Error(c.message)
+  return c.config
 }
