@@ -62,7 +62,8 @@ export async function handleDelivery(deps: DeliveryDeps, events: WebhookEvent[])
   const bump = (k: string) => (counts[k] = (counts[k] ?? 0) + 1)
   const groups = new Map<string, Group>()
   for (const e of events) {
-    if (STATELESS.has(e.kind) || e.kind === 'change' || e.source === 'standby') {
+    // Standby events belong to a conversation another app owns (handover): never ours to answer.
+    if (e.kind === 'change' || STATELESS.has(e.kind) || e.source === 'standby') {
       bump('ignored')
       continue
     }

@@ -242,37 +242,36 @@ export class SenderObject extends DurableObject<Env> {
   async accept(input: AcceptInput): Promise<Accepted[]> {
     const config = this.config()
     const now = input.now ?? Date.now()
-    if (!this.get('account_id')) {
-      this.set('account_id', input.accountId)
-      this.set('user_id', input.userId)
-    }
     const order = input.events.map((e, i) => ({ e, i })).sort((a, b) => a.e.timestamp - b.e.timestamp)
-    const results: Accepted[] = new Array(input.events.length)
-    // Hashes of texts the bot is sending or has sent recently: echoes of them are the bot's own.
+    // Hashes of echoed texts, computed before the transaction (it cannot await): an echo whose
+    // text matches a part the bot is sending or has sent is the bot's own.
     const echoHashes = new Map<number, string>()
     for (const { e, i } of order) {
       if (e.kind === 'echo' && e.text) echoHashes.set(i, await textHash(e.text))
     }
+    const results: Accepted[] = new Array(input.events.length)
     // One transaction: if anything fails, no claim of this batch stands, so Meta's redelivery
     // after our 503 is decided afresh instead of being taken for a duplicate.
     this.ctx.storage.transactionSync(() => {
-    for (const { e, i } of order) {
-      const key = eventKey(e)
-      const decide = (decision: Decision, job?: string): void => {
-        results[i] = { key, kind: e.kind, decision, ...(job ? { job } : {}) }
+      if (!this.get('account_id')) {
+        this.set('account_id', input.accountId)
+        this.set('user_id', input.userId)
       }
-      const claimed = this.sql.exec('INSERT OR IGNORE INTO claims (key, ts, claimed_at, decision) VALUES (?, ?, ?, ?)', key, e.timestamp, now, 'pending').rowsWritten > 0
-      if (!claimed) {
-        decide('duplicate')
-        continue
-      }
-      const decision = this.decide(e, key, now, config, echoHashes.get(i))
-      this.sql.exec('UPDATE claims SET decision = ? WHERE key = ?', decision.decision, key)
-      decide(decision.decision, decision.job)
-    }
-    this.scheduleAlarm(now, config)
+      for (const { e, i } of order) results[i] = this.claim(e, now, config, echoHashes.get(i))
+      this.scheduleAlarm(now, config)
     })
     return results
+  }
+
+  private claim(e: InboundEvent, now: number, config: Config, echoHash?: string): Accepted {
+    const key = eventKey(e)
+    const claimed =
+      this.sql.exec('INSERT OR IGNORE INTO claims (key, ts, claimed_at, decision) VALUES (?, ?, ?, ?)', key, e.timestamp, now, 'pending')
+        .rowsWritten > 0
+    if (!claimed) return { key, kind: e.kind, decision: 'duplicate' }
+    const { decision, job } = this.decide(e, key, now, config, echoHash)
+    this.sql.exec('UPDATE claims SET decision = ? WHERE key = ?', decision, key)
+    return { key, kind: e.kind, decision, ...(job ? { job } : {}) }
   }
 
   private decide(e: InboundEvent, key: string, now: number, config: Config, echoHash?: string): { decision: Decision; job?: string } {
