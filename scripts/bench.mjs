@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util'
 import { atMost, fmtMs, relativeChange } from '../tools/bench-stats.ts'
 import { BUNDLE_COMMAND, measureBundle } from './bench/bundle.mjs'
 import { runCpuBench } from './bench/cpu.mjs'
-import { GRAPH_CALLS_ON_PATH, runLoad } from './bench/load.mjs'
+import { runLoad } from './bench/load.mjs'
 import { runBreakdown } from './bench/breakdown.mjs'
 import { ROOT } from './sandbox.mjs'
 
@@ -190,9 +190,9 @@ function renderMarkdown(r, budgets) {
       '## Delivery and pipeline overhead',
       '',
       'Replies are counted per sender at the Graph API stand-in after it has gone quiet. End to end is from just before',
-      'the webhook is posted to the moment the stand-in records the reply. Overhead = end to end − (LLM latency +',
-      `${GRAPH_CALLS_ON_PATH} × Graph latency): the two Graph calls on the critical path are typing_on and the message send`,
-      '(mark_seen goes out after the reply). "LLM replies" counts replies that are the model\'s text, not a fallback.',
+      'the webhook is posted to the moment the stand-in records the reply. Overhead = end to end − (max(LLM latency,',
+      'Graph latency) + Graph latency): typing_on goes out alongside the LLM call, then the message is sent (mark_seen',
+      'follows the reply). "LLM replies" counts replies that are the model\'s text, not a fallback.',
       '',
       table(
         ['LLM ms', 'Concurrency', 'accepted', 'exactly once', 'missing', 'duplicated', 'LLM replies', 'stand-ins ms', 'e2e p50', 'e2e p99', 'overhead p50', 'overhead p99'],

@@ -19,6 +19,8 @@ import type { InboundEvent, WebhookEvent } from './webhook'
 
 /** KV keeps seen ids past Meta's 36-hour redelivery horizon. */
 export const SEEN_TTL_SECONDS = 48 * 3600
+/** Bounds how often one runner re-reads a sender's queue after its own jobs. */
+const MAX_DRAIN_ROUNDS = 5
 /** Everything after the 200 must finish inside waitUntil's 30 s; keep a margin. */
 const WAIT_UNTIL_BUDGET_MS = 25_000
 
@@ -146,8 +148,16 @@ async function afterAck(
       }
       const stub = env.SENDER.getByName(name)
       const pipeline = createPipelineDeps(env, config, log, () => deadline)
-      // One sender's replies go out one after another, in message order.
+      // One sender's replies go out one after another, in message order. Then this runner takes
+      // the sender's other new jobs too: ones that were waiting behind a reply in flight in
+      // another delivery would otherwise wait for the alarm.
       for (const job of jobs) await runJob(pipeline, stub, job, { immediate: true })
+      for (let round = 0; round < MAX_DRAIN_ROUNDS && Date.now() < deadline; round++) {
+        const waiting = await stub.pendingJobs(true)
+        let progressed = false
+        for (const job of waiting) progressed = (await runJob(pipeline, stub, job, { immediate: true })) === 'done' || progressed
+        if (!progressed) break
+      }
       await seenWrites
     })
   ).catch((err) => deps.log.error('after_ack_failed', { error: err instanceof Error ? err.name : 'unknown' }))

@@ -493,17 +493,22 @@ export class SenderObject extends DurableObject<Env> {
     return null
   }
 
-  /** Runnable jobs of this sender, oldest message first. */
-  async pendingJobs(): Promise<string[]> {
+  /**
+   * Runnable jobs of this sender, oldest message first. `fresh`: only jobs never attempted (those
+   * a Worker runner may take at once; the others wait for their retry time).
+   */
+  async pendingJobs(fresh = false): Promise<string[]> {
     return this.sql
-      .exec<{ id: string }>("SELECT id FROM jobs WHERE state IN ('pending', 'generated') ORDER BY ts, id")
+      .exec<{ id: string }>(
+        `SELECT id FROM jobs WHERE state IN ('pending', 'generated')${fresh ? ' AND attempts = 0' : ''} ORDER BY ts, id`
+      )
       .toArray()
       .map((r) => r.id)
   }
 
   /**
-   * A job finished: messages that waited behind it (replies go out in order) may go. The runner
-   * that finished usually takes them next; the alarm is the safety net shortly after.
+   * A job finished: messages that waited behind it (replies go out in order) may go. A Worker
+   * runner still in its waitUntil usually takes them next; the alarm is the safety net.
    */
   private unblock(now: number, config: Config): void {
     this.sql.exec("UPDATE jobs SET next_at = MIN(next_at, ?) WHERE state IN ('pending', 'generated') AND lease_until <= ?", now + UNBLOCK_GRACE_MS, now)

@@ -233,6 +233,15 @@ describe('ordering and staleness', () => {
     expect(net.textsTo(sender)).toHaveLength(0)
   })
 
+  it('answers quick messages from one sender in separate deliveries within the deliveries\' own waitUntil', async () => {
+    const sender = newSender()
+    const t = Date.now() - 1000
+    // Each delivery's runner finds the earlier reply in flight; the one that finishes takes the rest.
+    await Promise.all([0, 1, 2].map((i) => postItems([{ senderId: sender, text: `quick ${i}`, timestamp: t + i }])))
+    expect(net.textsTo(sender)).toHaveLength(3)
+    expect((await senderStub(sender).pendingJobs()).length).toBe(0)
+  })
+
   it('handles a delivery\'s events for one sender in timestamp order', async () => {
     const sender = newSender()
     const t = Date.now() - 10_000

@@ -7,8 +7,13 @@ import { newSender, settle, sleep, startE2E } from '../../test/e2e/harness.mjs'
 import { deliveryCounts, summarize } from '../../tools/bench-stats.ts'
 import { buildDelivery } from '../webhook-client.mjs'
 
-/** Graph calls on the reply's critical path: typing_on, then the message itself (mark_seen comes after). */
-export const GRAPH_CALLS_ON_PATH = 2
+/**
+ * The stand-ins' own share of webhook-to-reply time: typing_on runs alongside the LLM call, then
+ * the message is sent (mark_seen comes after the reply), so max(LLM, Graph) + Graph.
+ */
+export function standinLatency(llmMs, graphMs) {
+  return Math.max(llmMs, graphMs) + graphMs
+}
 
 /**
  * Runs `count` tasks with at most `concurrency` in flight; returns results in task order and the
@@ -133,7 +138,7 @@ export async function runLoad(opts) {
           if (first.text?.startsWith('[sandbox]')) llmReplies++
           if (typing.get(r.senderId) === 1) typingOnce++
         }
-        const onPath = llmMs + GRAPH_CALLS_ON_PATH * graphMs
+        const onPath = standinLatency(llmMs, graphMs)
         const phase = {
           llmMs,
           concurrency: c,
