@@ -4,7 +4,7 @@
  * optionally the inbox page. Shared by `npm start` and the end-to-end tests, so both run the same way.
  */
 import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { createServer } from 'node:net'
 import { dirname, join } from 'node:path'
@@ -54,10 +54,11 @@ export function readDevVars(root = ROOT) {
  * and since it is the only env file given, no .dev.vars or .env on disk is read.
  */
 function secretsEnvFile(secrets) {
-  const file = join(mkdtempSync(join(tmpdir(), 'igbot-env-')), 'secrets.env')
+  const dir = mkdtempSync(join(tmpdir(), 'igbot-env-'))
+  const file = join(dir, 'secrets.env')
   const lines = Object.entries(secrets).map(([k, v]) => `${k}=${JSON.stringify(String(v))}`)
   writeFileSync(file, `${lines.join('\n')}\n`, { mode: 0o600 })
-  return file
+  return { file, remove: () => rmSync(dir, { recursive: true, force: true }) }
 }
 
 /** A free loopback TCP port (preferred one when it is free). */
@@ -200,8 +201,11 @@ export async function startStack(opts = {}) {
       // wrangler reads .dev.vars itself; --var (which takes precedence) fills in or overrides.
       for (const [k, v] of Object.entries(secretValues)) args.push('--var', `${k}:${v}`)
     } else {
-      // No .dev.vars (or tests): secrets go in as real secret bindings through a private env file.
-      args.push('--env-file', secretsEnvFile(secretValues))
+      // No .dev.vars (or tests): secrets go in as real secret bindings through a private env file,
+      // removed again when the stack stops.
+      const envFile = secretsEnvFile(secretValues)
+      started.push(async () => envFile.remove())
+      args.push('--env-file', envFile.file)
     }
     for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`)
     Object.assign(env, {

@@ -80,10 +80,13 @@ async function graphSeq() {
   return (await r.json()).next
 }
 
+const DEFAULT_TEXT = 'Hi! Are you open on Sunday?'
 let since = graphUrl ? await graphSeq().catch(() => 0) : 0
 let failed = false
 for (let i = 0; i < repeat; i++) {
-  const text = args.text ?? (args.kind === 'echo' ? "Hi, this is Maria from the shop. I'll take it from here!" : undefined)
+  const text =
+    args.text ??
+    (args.kind === 'echo' ? "Hi, this is Maria from the shop. I'll take it from here!" : args.kind === 'text' ? DEFAULT_TEXT : undefined)
   const d = buildDelivery({ kind: args.kind, text: repeat > 1 && text ? `${text} (${i + 1})` : text, senderId: sender, accountId })
   const statuses = []
   for (let k = 0; k < duplicate; k++) {
@@ -126,8 +129,9 @@ while (Date.now() < deadline && (replies === 0 || Date.now() < quietUntil)) {
     if (item.kind === 'message') {
       console.log(`bot: ${item.text ?? '[attachment]'}`)
       replies++
-      // Keep listening briefly for further parts of a split reply or more replies (--repeat).
-      quietUntil = Date.now() + 1500
+      // Keep listening for further parts of a split reply or more replies (--repeat), which can
+      // come a few seconds apart when a sender's messages queue behind each other.
+      quietUntil = Date.now() + 4000
     } else {
       console.log(`     (${item.action})`)
     }
