@@ -19,8 +19,8 @@ import type { InboundEvent, WebhookEvent } from './webhook'
 
 /** KV keeps seen ids past Meta's 36-hour redelivery horizon. */
 export const SEEN_TTL_SECONDS = 48 * 3600
-/** Bounds how often one runner re-reads a sender's queue after its own jobs. */
-const MAX_DRAIN_ROUNDS = 5
+/** How many of a sender's waiting jobs one runner takes after its own. */
+const MAX_DRAIN_JOBS = 10
 /** Everything after the 200 must finish inside waitUntil's 30 s; keep a margin. */
 const WAIT_UNTIL_BUDGET_MS = 25_000
 
@@ -152,11 +152,9 @@ async function afterAck(
       // the sender's other new jobs too: ones that were waiting behind a reply in flight in
       // another delivery would otherwise wait for the alarm.
       for (const job of jobs) await runJob(pipeline, stub, job, { immediate: true })
-      for (let round = 0; round < MAX_DRAIN_ROUNDS && Date.now() < deadline; round++) {
-        const waiting = await stub.pendingJobs(true)
-        let progressed = false
-        for (const job of waiting) progressed = (await runJob(pipeline, stub, job, { immediate: true })) === 'done' || progressed
-        if (!progressed) break
+      for (let round = 0; round < MAX_DRAIN_JOBS && Date.now() < deadline; round++) {
+        const next = await stub.nextFreshJob()
+        if (!next || (await runJob(pipeline, stub, next, { immediate: true })) !== 'done') break
       }
       await seenWrites
     })

@@ -493,17 +493,26 @@ export class SenderObject extends DurableObject<Env> {
     return null
   }
 
-  /**
-   * Runnable jobs of this sender, oldest message first. `fresh`: only jobs never attempted (those
-   * a Worker runner may take at once; the others wait for their retry time).
-   */
-  async pendingJobs(fresh = false): Promise<string[]> {
+  /** Unfinished jobs of this sender, oldest message first. */
+  async pendingJobs(): Promise<string[]> {
     return this.sql
-      .exec<{ id: string }>(
-        `SELECT id FROM jobs WHERE state IN ('pending', 'generated')${fresh ? ' AND attempts = 0' : ''} ORDER BY ts, id`
-      )
+      .exec<{ id: string }>("SELECT id FROM jobs WHERE state IN ('pending', 'generated') ORDER BY ts, id")
       .toArray()
       .map((r) => r.id)
+  }
+
+  /**
+   * The job a Worker runner may take now: the sender's first unfinished job, if it has never
+   * been attempted (retries wait for their time) and nobody holds it. One call, however long the
+   * queue, so runners never poll a busy sender's jobs one by one.
+   */
+  async nextFreshJob(now = Date.now()): Promise<string | null> {
+    const row = this.sql
+      .exec<{ id: string; attempts: number; lease_until: number }>(
+        "SELECT id, attempts, lease_until FROM jobs WHERE state IN ('pending', 'generated') ORDER BY ts, id LIMIT 1"
+      )
+      .toArray()[0]
+    return row && row.attempts === 0 && row.lease_until <= now ? row.id : null
   }
 
   /**
