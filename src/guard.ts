@@ -34,9 +34,6 @@ const LEET: Record<string, string> = {
   '|': 'l', '+': 't',
 }
 
-const W = String.raw`[^\s]*` // rest of a word, for stems
-const GAP = (n: number) => String.raw`(?:\s+\S+){0,${n}}?\s+` // up to n filler words
-
 const OVERRIDE_VERB = String.raw`(?:ignore|disregard|forget|overlook|skip|bypass|override|overwrite|neglect|abandon|drop|discard|dismiss|set aside|put aside|pay no attention to|stop following|do not follow|don'?t follow|no longer follow)`
 const PRIOR = String.raw`(?:about|all|any|every|each|the|your|these|those|its|of|prior|previous|preceding|above|earlier|former|original|initial|old|existing|foregoing|system|given|current|and|following|other)`
 const DIRECTIVE = String.raw`(?:instructions?|instructed|directives?|directions|rules|guidelines|guidance|prompts?|commands|orders|inputs|messages|programming|training|constraints|restrictions|limitations|polic(?:y|ies)|context|conversation|settings|safeguards|filters|ethics|morals|ever?y?thing|the above|above|what you(?:'ve| have)? (?:been|were) (?:told|given|instructed|taught))`

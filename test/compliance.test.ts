@@ -1,7 +1,5 @@
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test'
 import { env, exports } from 'cloudflare:workers'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import worker from '../src/index'
 import { signSignedRequest } from '../src/signed-request'
 import { DEFAULT_ACCOUNT_ID, newMid } from '../tools/payloads'
 import { postItems, senderStub, newSender } from './helpers/deliver'

@@ -1,6 +1,4 @@
-import { env } from 'cloudflare:workers'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { readConfig } from '../src/config'
 import { deriveCanary } from '../src/prompt'
 import { obey, unwrapUserTurn } from '../tools/obeying-llm'
 import { postItems, newSender, testConfig } from './helpers/deliver'

@@ -1,6 +1,6 @@
 import { Hono } from 'hono'
+import { flatRecordingLogger } from './helpers/recording-log'
 import { describe, expect, it } from 'vitest'
-import type { Fields, Logger } from '../src/log'
 import { hashId } from '../src/log'
 import { confirmationCode, createMetaCallbacks, type DeletionRecord, type MetaCallbackDeps } from '../src/meta-callbacks'
 import { signSignedRequest } from '../src/signed-request'
@@ -12,14 +12,8 @@ const NOW = Date.UTC(2026, 3, 1, 9, 30, 0)
 const ORIGIN = 'https://worker.test'
 
 function memoryDeps(overrides: Partial<MetaCallbackDeps> = {}) {
-  const lines: Array<{ level: string; event: string } & Fields> = []
-  const make = (base: Fields): Logger => ({
-    debug: (event, f) => lines.push({ level: 'debug', event, ...base, ...f }),
-    info: (event, f) => lines.push({ level: 'info', event, ...base, ...f }),
-    warn: (event, f) => lines.push({ level: 'warn', event, ...base, ...f }),
-    error: (event, f) => lines.push({ level: 'error', event, ...base, ...f }),
-    child: (f) => make({ ...base, ...f }),
-  })
+  const log = flatRecordingLogger()
+  const lines = log.lines
   const erased: string[] = []
   const deauthorized: string[] = []
   const deletions = new Map<string, DeletionRecord>()
@@ -28,7 +22,7 @@ function memoryDeps(overrides: Partial<MetaCallbackDeps> = {}) {
   const deps: MetaCallbackDeps = {
     secrets: [SECRET, PREVIOUS],
     now: () => NOW,
-    log: make({}),
+    log,
     hashKey: SECRET,
     eraseUser: async (id) => {
       erased.push(id)

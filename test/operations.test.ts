@@ -2,7 +2,6 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env, exports } from 'cloudflare:workers'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import worker from '../src/index'
-import { readConfig } from '../src/config'
 import { postItems, senderStub, newSender, testConfig } from './helpers/deliver'
 import { installNetwork } from './helpers/network'
 

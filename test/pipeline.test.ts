@@ -1,7 +1,6 @@
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { readConfig } from '../src/config'
 import { createLogger } from '../src/log'
 import { runJob, type PipelineDeps } from '../src/pipeline'
 import type { SenderObject } from '../src/sender'

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { Fields, Logger } from '../src/log'
+import { flatRecordingLogger } from './helpers/recording-log'
 import {
   currentToken,
   effectiveRecord,
@@ -42,17 +42,7 @@ class MemoryStore implements TokenStore {
   }
 }
 
-function captureLog(): Logger & { lines: Array<{ level: string; event: string } & Fields> } {
-  const lines: Array<{ level: string; event: string } & Fields> = []
-  const make = (base: Fields): Logger => ({
-    debug: (event, f) => lines.push({ level: 'debug', event, ...base, ...f }),
-    info: (event, f) => lines.push({ level: 'info', event, ...base, ...f }),
-    warn: (event, f) => lines.push({ level: 'warn', event, ...base, ...f }),
-    error: (event, f) => lines.push({ level: 'error', event, ...base, ...f }),
-    child: (f) => make({ ...base, ...f }),
-  })
-  return Object.assign(make({}), { lines })
-}
+const captureLog = () => flatRecordingLogger()
 
 type Call = { url: string; method: string }
 

@@ -20,3 +20,20 @@ export function recordingLogger(lines: LogLine[] = [], base: Fields = {}): Logge
     child: (fields) => recordingLogger(lines, { ...base, ...fields }),
   }
 }
+
+export type FlatLogLine = { level: string; event: string } & Fields
+
+/** Like `recordingLogger`, but each line is flat (`{ level, event, ...fields }`). */
+export function flatRecordingLogger(lines: FlatLogLine[] = [], base: Fields = {}): Logger & { lines: FlatLogLine[] } {
+  const push = (level: string) => (event: string, fields: Fields = {}) => {
+    lines.push({ level, event, ...base, ...fields })
+  }
+  return {
+    lines,
+    debug: push('debug'),
+    info: push('info'),
+    warn: push('warn'),
+    error: push('error'),
+    child: (fields) => flatRecordingLogger(lines, { ...base, ...fields }),
+  }
+}
