@@ -33,6 +33,8 @@ export interface Accepted {
   decision: Decision
   /** Set when a reply job was created for this event. */
   job?: string
+  /** The job, already leased to the caller (see `AcceptInput.leaseFirst`). */
+  lease?: LeasedJob
 }
 
 /** How the reply for a job is produced. */

@@ -110,7 +110,7 @@ async function acceptGroup(deps: DeliveryDeps, name: string, g: Group): Promise<
     .filter((_, i) => seen[i])
   if (fresh.length) {
     const stub = deps.env.SENDER.getByName(name)
-    results.push(...(await stub.accept({ accountId: g.accountId, userId: g.userId, events: fresh })))
+    results.push(...(await stub.accept({ accountId: g.accountId, userId: g.userId, events: fresh, leaseFirst: true })))
   }
   return { name, group: g, results }
 }
@@ -141,7 +141,6 @@ async function afterAck(
       const jobs = results
         .filter((r) => r.job)
         .sort((a, b) => (when.get(a.key) ?? 0) - (when.get(b.key) ?? 0))
-        .map((r) => r.job!)
       if (!jobs.length) {
         await seenWrites
         return
@@ -151,7 +150,7 @@ async function afterAck(
       // One sender's replies go out one after another, in message order. Then this runner takes
       // the sender's other new jobs too: ones that were waiting behind a reply in flight in
       // another delivery would otherwise wait for the alarm.
-      for (const job of jobs) await runJob(pipeline, stub, job, { immediate: true })
+      for (const r of jobs) await runJob(pipeline, stub, r.job!, { immediate: true, leased: r.lease })
       for (let round = 0; round < MAX_DRAIN_JOBS && Date.now() < deadline; round++) {
         const next = await stub.nextFreshJob()
         if (!next || (await runJob(pipeline, stub, next, { immediate: true })) !== 'done') break

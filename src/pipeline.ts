@@ -15,6 +15,7 @@ import { replyPolicy } from './window'
 /** The per-sender object's job methods (a Durable Object stub, or the object itself). */
 export interface JobStore {
   lease(jobId: string, opts?: { now?: number; force?: boolean }): Promise<LeasedJob | null>
+  /** Stores the reply and records part 0 as in flight (the caller sends it next). */
   saveReply(jobId: string, leaseId: string, parts: string[], outcome: string): Promise<boolean>
   takeBudgetNotice(day: string): Promise<boolean>
   beginPart(jobId: string, leaseId: string, idx: number, text: string): Promise<PartGate>
@@ -75,7 +76,7 @@ export async function runJob(
   deps: PipelineDeps,
   store: JobStore,
   jobId: string,
-  opts: { immediate?: boolean } = {}
+  opts: { immediate?: boolean; leased?: LeasedJob } = {}
 ): Promise<RunResult> {
   const { config, log } = deps
   const started = deps.now()
@@ -85,7 +86,7 @@ export async function runJob(
   let job: LeasedJob | null
   try {
     // Right after acceptance the job is due at once; from the alarm only when its retry time came.
-    job = await store.lease(jobId, { force: opts.immediate })
+    job = opts.leased ?? (await store.lease(jobId, { force: opts.immediate }))
   } catch (err) {
     log.error('job_lease_failed', { error: errorName(err) })
     return 'skipped'
@@ -94,6 +95,7 @@ export async function runJob(
   const jl = log.child({ job_kind: job.kind.type, attempt: job.attempts })
   try {
     let parts = job.parts
+    let firstBegun = false
     if (!parts && job.kind.type === 'llm' && deadline - deps.now() < config.LLM_TIMEOUT_MS + MIN_START_MS) {
       // Not enough time left for the model: give it back now rather than lose the lease mid-call.
       await store.release(job.id, job.leaseId, { retryAt: deps.now() })
@@ -103,18 +105,19 @@ export async function runJob(
       const generated = await generate(deps, store, job)
       parts = deps.split(generated.text)
       if (!(await store.saveReply(job.id, job.leaseId, parts, generated.outcome))) return 'skipped'
+      firstBegun = parts.length > 0
       jl.info('reply_generated', { outcome: generated.outcome, parts: parts.length, ms: deps.now() - started, ...(generated.rule ? { rule: generated.rule } : {}) })
     }
     for (let idx = job.nextPart; idx < parts.length; idx++) {
       const policy = replyPolicy({ now: deps.now(), lastUserMessageAt: job.lastUserAt, kind: 'automated' })
       if (!policy.allowed) {
         // A bot may not write outside the messaging window; the HUMAN_AGENT tag is for people.
-        await store.release(job.id, job.leaseId, { final: 'outside_window' })
+        await store.release(job.id, job.leaseId, { final: 'outside_window', ...(firstBegun && idx === 0 ? { notSent: 0 } : {}) })
         jl.warn('reply_not_sent', { reason: policy.reason })
         await deps.report('send_failed', { reason: 'outside_window' })
         return 'failed'
       }
-      const gate = await store.beginPart(job.id, job.leaseId, idx, parts[idx]!)
+      const gate = firstBegun && idx === 0 ? 'go' : await store.beginPart(job.id, job.leaseId, idx, parts[idx]!)
       if (gate === 'already_sent') {
         // Its echo proved it delivered: record it like any sent part (this may finish the job).
         await store.partSent(job.id, idx, '')

@@ -61,6 +61,8 @@ export interface AcceptInput {
   userId: string
   events: AcceptEvent[]
   now?: number
+  /** Lease the first new job to the caller, who will run it at once. */
+  leaseFirst?: boolean
 }
 
 /** Stable dedup key for an event: Meta's message id, or the envelope for events without one. */
@@ -258,6 +260,10 @@ export class SenderObject extends DurableObject<Env> {
         this.set('user_id', input.userId)
       }
       for (const { e, i } of order) results[i] = this.claim(e, now, config, echoHashes.get(i))
+      // The Worker runs the first new job right after its 200: hand it the lease now and save
+      // it a round trip. (Later jobs of the batch wait behind this one anyway.)
+      const first = input.leaseFirst ? order.map(({ i }) => results[i]!).find((r) => r.job) : undefined
+      if (first?.job) first.lease = this.takeLease(first.job, now, true) ?? undefined
       this.scheduleAlarm(now, config)
     })
     return results
@@ -357,11 +363,14 @@ export class SenderObject extends DurableObject<Env> {
    * not due yet, or waiting behind an earlier message of this sender (replies go out in order).
    */
   async lease(jobId: string, opts: { now?: number; force?: boolean } = {}): Promise<LeasedJob | null> {
-    const now = opts.now ?? Date.now()
+    return this.takeLease(jobId, opts.now ?? Date.now(), opts.force ?? false)
+  }
+
+  private takeLease(jobId: string, now: number, force: boolean): LeasedJob | null {
     const row = this.sql.exec<JobRow>('SELECT * FROM jobs WHERE id = ?', jobId).toArray()[0]
     if (!row || (row.state !== 'pending' && row.state !== 'generated')) return null
     if (row.lease_until > now) return null
-    if (!opts.force && row.next_at > now) return null
+    if (!force && row.next_at > now) return null
     const earlier = this.sql
       .exec("SELECT 1 FROM jobs WHERE state IN ('pending', 'generated') AND (ts < ? OR (ts = ? AND id < ?)) LIMIT 1", row.ts, row.ts, row.id)
       .toArray()
@@ -404,6 +413,7 @@ export class SenderObject extends DurableObject<Env> {
 
   /** Stores the generated reply so a retry never calls the LLM again. */
   async saveReply(jobId: string, leaseId: string, parts: string[], outcome: string, now = Date.now()): Promise<boolean> {
+    const firstHash = parts.length ? await textHash(parts[0]!) : ''
     if (!this.holds(jobId, leaseId, now)) return false
     if (parts.length === 0) {
       const done = this.sql.exec("UPDATE jobs SET state = 'done', kind = 'null', outcome = ?, needs_budget = 0, lease_until = 0 WHERE id = ? AND state = 'pending'", outcome, jobId)
@@ -412,7 +422,11 @@ export class SenderObject extends DurableObject<Env> {
     }
     // Only a pending job takes a reply: an unsend may have cancelled it meanwhile.
     const saved = this.sql.exec("UPDATE jobs SET state = 'generated', parts = ?, outcome = ?, needs_budget = 0 WHERE id = ? AND state = 'pending'", JSON.stringify(parts), outcome, jobId)
-    return saved.rowsWritten > 0
+    if (saved.rowsWritten === 0) return false
+    // The caller sends part 0 next: record it as in flight now, as beginPart would (one round
+    // trip fewer per reply).
+    this.sql.exec("INSERT OR REPLACE INTO parts (job, idx, state, hash, at) VALUES (?, 0, 'sending', ?, ?)", jobId, firstHash, now)
+    return true
   }
 
   /** True (and remembered) the first time today this sender is told the budget is spent. */

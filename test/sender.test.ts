@@ -71,6 +71,22 @@ describe('exactly-once acceptance', () => {
   })
 })
 
+describe('leases', () => {
+  it('hands the first new job of a delivery to the Worker already leased, and to nobody else', async () => {
+    const sender = newSender()
+    const stub = senderStub(sender)
+    const now = Date.now()
+    const event = (i: number) => ({ kind: 'text' as const, source: 'messaging' as const, accountId: DEFAULT_ACCOUNT_ID, senderId: sender, recipientId: DEFAULT_ACCOUNT_ID, timestamp: now + i, mid: newMid(), text: `m${i}` })
+    const results = await stub.accept({ accountId: DEFAULT_ACCOUNT_ID, userId: sender, now, leaseFirst: true, events: [event(1), event(0)] })
+    const first = results[1]!
+    expect(first.lease).toMatchObject({ id: first.job, userId: sender, memory: [] })
+    expect(results[0]!.lease).toBeUndefined()
+    // Neither the alarm nor another runner can take it while the lease lasts, nor the later job.
+    expect(await stub.lease(first.job!, { force: true })).toBeNull()
+    expect(await stub.lease(results[0]!.job!, { force: true })).toBeNull()
+  })
+})
+
 describe('rate limiting', () => {
   it('accepts exactly RATE_LIMIT_BURST of 20 concurrent messages and decides at most one slow-down notice', async () => {
     const sender = newSender()
