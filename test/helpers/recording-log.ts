@@ -6,34 +6,26 @@ export interface LogLine {
   fields: Fields
 }
 
-/** A Logger that keeps every line, so tests can assert what was (and was not) logged. */
-export function recordingLogger(lines: LogLine[] = [], base: Fields = {}): Logger & { lines: LogLine[] } {
-  const push = (level: string) => (event: string, fields: Fields = {}) => {
-    lines.push({ level, event, fields: { ...base, ...fields } })
-  }
+export type FlatLogLine = { level: string; event: string } & Fields
+
+/** A Logger whose lines (child fields merged in) go to `sink`. */
+function sinkLogger(sink: (level: string, event: string, fields: Fields) => void, base: Fields = {}): Logger {
+  const push = (level: string) => (event: string, fields: Fields = {}) => sink(level, event, { ...base, ...fields })
   return {
-    lines,
     debug: push('debug'),
     info: push('info'),
     warn: push('warn'),
     error: push('error'),
-    child: (fields) => recordingLogger(lines, { ...base, ...fields }),
+    child: (fields) => sinkLogger(sink, { ...base, ...fields }),
   }
 }
 
-export type FlatLogLine = { level: string; event: string } & Fields
+/** A Logger that keeps every line, so tests can assert what was (and was not) logged. */
+export function recordingLogger(lines: LogLine[] = []): Logger & { lines: LogLine[] } {
+  return Object.assign(sinkLogger((level, event, fields) => lines.push({ level, event, fields })), { lines })
+}
 
 /** Like `recordingLogger`, but each line is flat (`{ level, event, ...fields }`). */
-export function flatRecordingLogger(lines: FlatLogLine[] = [], base: Fields = {}): Logger & { lines: FlatLogLine[] } {
-  const push = (level: string) => (event: string, fields: Fields = {}) => {
-    lines.push({ level, event, ...base, ...fields })
-  }
-  return {
-    lines,
-    debug: push('debug'),
-    info: push('info'),
-    warn: push('warn'),
-    error: push('error'),
-    child: (fields) => flatRecordingLogger(lines, { ...base, ...fields }),
-  }
+export function flatRecordingLogger(lines: FlatLogLine[] = []): Logger & { lines: FlatLogLine[] } {
+  return Object.assign(sinkLogger((level, event, fields) => lines.push({ level, event, ...fields })), { lines })
 }
