@@ -83,7 +83,8 @@ const schema = z.object({
   MEMORY_TTL_HOURS: int(24, 1, 24 * 30),
   HUMAN_TAKEOVER_MINUTES: int(30, 0, 60 * 24 * 7),
   // Reply pipeline
-  LLM_TIMEOUT_MS: int(15000, 500, 25000),
+  // At most 18 s: with moderation (5 s) and a start margin it must fit the 25 s a runner gets.
+  LLM_TIMEOUT_MS: int(15000, 500, 18000),
   LLM_MAX_TOKENS: int(400, 16, 4000),
   MAX_REPLY_PARTS: int(3, 1, 10),
   MARK_SEEN: flag(true),

@@ -152,8 +152,8 @@ async function afterAck(
       // another delivery would otherwise wait for the alarm.
       for (const r of jobs) await runJob(pipeline, stub, r.job!, { immediate: true, leased: r.lease })
       for (let round = 0; round < MAX_DRAIN_JOBS && Date.now() < deadline; round++) {
-        const next = await stub.nextFreshJob()
-        if (!next || (await runJob(pipeline, stub, next, { immediate: true })) !== 'done') break
+        const next = await stub.leaseNextFresh()
+        if (!next || (await runJob(pipeline, stub, next.id, { leased: next })) !== 'done') break
       }
       await seenWrites
     })

@@ -59,6 +59,8 @@ export interface PipelineDeps {
 
 export type RunResult = 'done' | 'deferred' | 'failed' | 'skipped' | 'blocked'
 
+/** The moderation call's own timeout (see createModerator). */
+const MODERATION_TIMEOUT_MS = 5_000
 /** Below this much time left a runner does not start a job. */
 const MIN_START_MS = 2_000
 /** After a send whose outcome is unknown, how long to wait for its echo before sending again. */
@@ -96,7 +98,8 @@ export async function runJob(
   try {
     let parts = job.parts
     let firstBegun = false
-    if (!parts && job.kind.type === 'llm' && deadline - deps.now() < config.LLM_TIMEOUT_MS + MIN_START_MS) {
+    const modelMs = config.LLM_TIMEOUT_MS + (config.MODERATION ? MODERATION_TIMEOUT_MS : 0)
+    if (!parts && job.kind.type === 'llm' && deadline - deps.now() < modelMs + MIN_START_MS) {
       // Not enough time left for the model: give it back now rather than lose the lease mid-call.
       await store.release(job.id, job.leaseId, { retryAt: deps.now() })
       return 'deferred'
@@ -206,6 +209,8 @@ async function sendWithRetry(deps: PipelineDeps, userId: string, text: string, d
     })
     return { ok: true, messageId }
   } catch (err) {
+    // Out of time before the first attempt: nothing was sent, so nothing to wait for.
+    if (err instanceof BudgetExhausted && err.attempts === 0) return { ok: false, final: false, category: 'deadline' }
     const failure = deps.classify(err instanceof BudgetExhausted ? err.cause : err)
     if (!failure.retryable) return { ok: false, final: true, category: failure.category }
     return { ok: false, final: false, category: failure.category, ambiguous: failure.ambiguous }

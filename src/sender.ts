@@ -288,12 +288,18 @@ export class SenderObject extends DurableObject<Env> {
         // An echo with an unknown id may have overtaken the Send API's response (or the response
         // was lost): if its text is that of a part we sent or are sending, it is ours, and it
         // settles the oldest such part still in flight.
-        if (echoHash !== undefined && this.sql.exec('SELECT 1 FROM parts WHERE hash = ? AND at > ?', echoHash, now - DAY).toArray().length > 0) {
-          this.sql.exec(
-            "UPDATE parts SET state = 'sent', out_mid = ? WHERE rowid = (SELECT rowid FROM parts WHERE hash = ? AND state = 'sending' ORDER BY at LIMIT 1)",
-            e.mid,
-            echoHash
-          )
+        // Parts whose message id is known can only match through `own` above, so a person who
+        // happens to type the same words as an earlier reply is still seen as a person.
+        const unconfirmed = "hash = ? AND at > ? AND (state = 'sending' OR out_mid IS NULL)"
+        if (echoHash !== undefined && this.sql.exec(`SELECT 1 FROM parts WHERE ${unconfirmed}`, echoHash, now - DAY).toArray().length > 0) {
+          const settled = this.sql
+            .exec<{ r: number; job: string }>("SELECT rowid AS r, job FROM parts WHERE hash = ? AND state = 'sending' ORDER BY at LIMIT 1", echoHash)
+            .toArray()[0]
+          if (settled) {
+            this.sql.exec("UPDATE parts SET state = 'sent', out_mid = ? WHERE rowid = ?", e.mid, settled.r)
+            // Its job need not sit out the rest of the echo grace period.
+            this.sql.exec('UPDATE jobs SET next_at = MIN(next_at, ?) WHERE id = ? AND lease_until <= ?', now, settled.job, now)
+          }
           this.sql.exec('INSERT OR IGNORE INTO own (out_mid, at) VALUES (?, ?)', e.mid, now)
           return { decision: 'own_echo' }
         }
@@ -462,7 +468,8 @@ export class SenderObject extends DurableObject<Env> {
     const config = this.config()
     this.sql.exec("UPDATE parts SET state = 'sent', out_mid = COALESCE(NULLIF(?, ''), out_mid), at = ? WHERE job = ? AND idx = ?", outMid, now, jobId, idx)
     if (outMid) this.sql.exec('INSERT OR IGNORE INTO own (out_mid, at) VALUES (?, ?)', outMid, now)
-    const row = this.sql.exec<JobRow>('SELECT * FROM jobs WHERE id = ?', jobId).toArray()[0]
+    const row = this.sql.exec<JobRow>("SELECT * FROM jobs WHERE id = ? AND state IN ('pending', 'generated')", jobId).toArray()[0]
+    // A runner whose lease ran out may report late, after another runner ended the job.
     if (!row) return
     const parts = row.parts ? (JSON.parse(row.parts) as string[]) : []
     const next = Math.max(row.next_part, idx + 1)
@@ -515,18 +522,21 @@ export class SenderObject extends DurableObject<Env> {
       .map((r) => r.id)
   }
 
-  /**
-   * The job a Worker runner may take now: the sender's first unfinished job, if it has never
-   * been attempted (retries wait for their time) and nobody holds it. One call, however long the
-   * queue, so runners never poll a busy sender's jobs one by one.
-   */
-  async nextFreshJob(now = Date.now()): Promise<string | null> {
+  /** The sender's first unfinished job, if it has never been attempted (retries wait for their time). */
+  private firstFreshJob(): string | null {
     const row = this.sql
-      .exec<{ id: string; attempts: number; lease_until: number }>(
-        "SELECT id, attempts, lease_until FROM jobs WHERE state IN ('pending', 'generated') ORDER BY ts, id LIMIT 1"
-      )
+      .exec<{ id: string; attempts: number }>("SELECT id, attempts FROM jobs WHERE state IN ('pending', 'generated') ORDER BY ts, id LIMIT 1")
       .toArray()[0]
-    return row && row.attempts === 0 && row.lease_until <= now ? row.id : null
+    return row && row.attempts === 0 ? row.id : null
+  }
+
+  /**
+   * Leases the job a Worker runner may take now: the sender's first unfinished job, if it was
+   * never attempted and nobody holds it. One call, however long the queue.
+   */
+  async leaseNextFresh(now = Date.now()): Promise<LeasedJob | null> {
+    const id = this.firstFreshJob()
+    return id ? this.takeLease(id, now, true) : null
   }
 
   /**
@@ -561,7 +571,8 @@ export class SenderObject extends DurableObject<Env> {
     const config = this.config()
     const log = createLogger({ component: 'sender_alarm', sender: await hashId(this.get('user_id') ?? '', config.APP_SECRET) })
     const deps = createPipelineDeps(this.env, config, log, () => Date.now() + ALARM_JOB_BUDGET_MS)
-    for (const id of await this.pendingJobs()) await runJob(deps, this, id)
+    // Jobs never attempted (queued behind a finished one) run at once; retries at their time.
+    for (const id of await this.pendingJobs()) await runJob(deps, this, id, { immediate: id === this.firstFreshJob() })
     this.expire(Date.now(), config)
     this.scheduleAlarm(Date.now(), config)
   }

@@ -61,6 +61,11 @@ describe('readConfig', () => {
     for (const value of Object.values(secrets())) expect(result.message).not.toContain(value)
   })
 
+  it('refuses an LLM timeout that could not fit the 30 s waitUntil window', () => {
+    expect(failure({ ...secrets(), LLM_TIMEOUT_MS: '25000' }).invalid).toEqual(['LLM_TIMEOUT_MS'])
+    expect(success({ ...secrets(), LLM_TIMEOUT_MS: '18000' }).LLM_TIMEOUT_MS).toBe(18000)
+  })
+
   it('reports missing and invalid settings together', () => {
     const result = failure({ APP_SECRET: 'app-secret-value-1', GRAPH_API_VERSION: '25' })
     expect(result.missing.sort()).toEqual(['IG_ACCESS_TOKEN', 'OPENAI_API_KEY', 'VERIFY_TOKEN'])

@@ -349,6 +349,40 @@ describe('runJob with injected dependencies', () => {
     expect((await stub.snapshot()).jobs[0]).toMatchObject({ state: 'failed', outcome: 'outside_window' })
   })
 
+  it('leaves no part in flight when the time ran out before the first send attempt', async () => {
+    const sender = newSender()
+    const stub = senderStub(sender)
+    const job = await acceptText(sender)
+    const clock = new FakeClock()
+    const { deps, sent } = fakeDeps(
+      {
+        deadline: () => clock.t + 20_000,
+        // A slow model: by the time the reply is ready the budget is spent.
+        generate: async () => {
+          clock.t += 30_000
+          return { outcome: 'llm', text: 'late answer' }
+        },
+      },
+      clock
+    )
+    expect(await runJob(deps, stub, job, { immediate: true })).toBe('deferred')
+    expect(sent).toHaveLength(0)
+    const parts = await runInDurableObject(stub, (_o: SenderObject, state) => state.storage.sql.exec('SELECT * FROM parts').toArray())
+    // Not "maybe delivered": the retry sends it without waiting minutes for an echo.
+    expect(parts).toEqual([])
+  })
+
+  it('treats a person typing the same words as an earlier, confirmed reply as a person', async () => {
+    const sender = newSender()
+    const stub = senderStub(sender)
+    const job = await acceptText(sender)
+    const { deps } = fakeDeps({ generate: async () => ({ outcome: 'llm', text: 'Thanks!' }) })
+    expect(await runJob(deps, stub, job, { immediate: true })).toBe('done')
+    const now = Date.now()
+    const [echo] = await stub.accept({ accountId: DEFAULT_ACCOUNT_ID, userId: sender, now, events: [{ kind: 'echo', source: 'messaging', accountId: DEFAULT_ACCOUNT_ID, senderId: DEFAULT_ACCOUNT_ID, recipientId: sender, timestamp: now, mid: 'm_typed_by_anna', text: 'Thanks!', hasAttachments: false }] })
+    expect(echo!.decision).toBe('human_echo')
+  })
+
   it('does not run a job from the alarm before its retry time', async () => {
     const sender = newSender()
     const job = await acceptText(sender)
