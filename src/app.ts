@@ -10,6 +10,7 @@ import { appSecrets, readConfig } from './config'
 import { createLogger, type Logger } from './log'
 import { verifySignature } from './signature'
 import { parseWebhook } from './webhook'
+import type { AccountStatus } from './account'
 import { forgetCachedToken } from './deps'
 import { handleDelivery } from './ingest'
 import { eraseUser, getDeletion, saveDeletion } from './erase'
@@ -115,7 +116,7 @@ export function createApp() {
       return c.json({ status: 'misconfigured', version: VERSION, missing: [...cfg.missing, ...cfg.invalid], degraded: ['misconfigured'], counters })
     }
     const degraded: string[] = []
-    let account: Awaited<ReturnType<ReturnType<Env['ACCOUNT']['getByName']>['status']>> | null = null
+    let account: AccountStatus | null = null
     try {
       account = await c.env.ACCOUNT.getByName(cfg.config.IG_ACCOUNT_ID).status(cfg.config.LLM_DAILY_BUDGET)
       degraded.push(...account.token.degraded_reasons)

@@ -61,8 +61,6 @@ export interface LeasedJob {
   nextPart: number
   attempts: number
   memory: Turn[]
-  /** True when generating this reply counts against the account's daily LLM budget. */
-  needsBudget: boolean
 }
 
 export type PartGate = 'go' | 'already_sent' | 'wait_for_echo' | 'lost_lease'

@@ -83,6 +83,9 @@ function toLlmError(err: unknown): LlmError {
   return new LlmError('network')
 }
 
+/** The moderation call's own timeout: it must not eat the reply's time budget. */
+export const MODERATION_TIMEOUT_MS = 5_000
+
 /**
  * The OpenAI moderation endpoint as a yes/no check for MODERATION=on. Resolves true when the
  * text is flagged; throws LlmError when the check itself fails, so the caller can fail closed.
@@ -94,7 +97,7 @@ export function createModerator(
   const client = new OpenAI({
     apiKey: config.OPENAI_API_KEY,
     baseURL: config.OPENAI_BASE_URL,
-    timeout: Math.min(config.LLM_TIMEOUT_MS, 5000),
+    timeout: Math.min(config.LLM_TIMEOUT_MS, MODERATION_TIMEOUT_MS),
     maxRetries: 0,
     ...(fetchImpl ? { fetch: fetchImpl } : {}),
   })

@@ -8,6 +8,7 @@
  */
 import type { Config } from './config'
 import type { JobOutcome, LeasedJob, PartGate, Turn } from './decision'
+import { MODERATION_TIMEOUT_MS } from './llm'
 import type { Logger } from './log'
 import { BudgetExhausted, retry } from './retry'
 import { replyPolicy } from './window'
@@ -57,10 +58,8 @@ export interface PipelineDeps {
   report(event: 'replied' | 'send_failed' | 'token_invalid' | 'over_budget' | 'leak_blocked' | 'refused', fields?: Record<string, string | number>): Promise<void>
 }
 
-export type RunResult = 'done' | 'deferred' | 'failed' | 'skipped' | 'blocked'
+export type RunResult = 'done' | 'deferred' | 'failed' | 'skipped'
 
-/** The moderation call's own timeout (see createModerator). */
-const MODERATION_TIMEOUT_MS = 5_000
 /** Below this much time left a runner does not start a job. */
 const MIN_START_MS = 2_000
 /** After a send whose outcome is unknown, how long to wait for its echo before sending again. */
@@ -71,7 +70,7 @@ function utcDay(ms: number): string {
 }
 
 /**
- * Runs one job as far as it can within `deps.budgetMs`. Never throws: every failure is either
+ * Runs one job as far as it can before `deps.deadline()`. Never throws: every failure is either
  * final (recorded as failed) or handed back to the object for a later alarm.
  */
 export async function runJob(
@@ -173,13 +172,12 @@ export async function runJob(
 
 async function generate(deps: PipelineDeps, store: JobStore, job: LeasedJob): Promise<GeneratedReply> {
   if (job.kind.type === 'fixed') return { outcome: job.kind.reason, text: job.kind.text }
-  if (job.needsBudget) {
-    const day = utcDay(deps.now())
-    if (!(await deps.spendBudget(day))) {
-      await deps.report('over_budget')
-      const notice = await store.takeBudgetNotice(day)
-      return { outcome: 'over_budget', text: notice ? deps.config.BUDGET_REPLY : '' }
-    }
+  // Every LLM reply is generated once (it is saved before sending), so it is charged once.
+  const day = utcDay(deps.now())
+  if (!(await deps.spendBudget(day))) {
+    await deps.report('over_budget')
+    const notice = await store.takeBudgetNotice(day)
+    return { outcome: 'over_budget', text: notice ? deps.config.BUDGET_REPLY : '' }
   }
   // Best effort, alongside the LLM call: a slow or failed typing indicator must not cost the reply.
   const typing = deps.send.action(job.userId, 'typing_on').catch(() => {})

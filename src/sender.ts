@@ -52,7 +52,6 @@ interface JobRow {
   next_at: number
   lease_until: number
   lease_id: string | null
-  needs_budget: number
   [k: string]: SqlStorageValue
 }
 
@@ -144,7 +143,7 @@ export class SenderObject extends DurableObject<Env> {
         id TEXT PRIMARY KEY, ts INTEGER NOT NULL, kind TEXT NOT NULL, state TEXT NOT NULL,
         parts TEXT, next_part INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,
         next_at INTEGER NOT NULL, lease_until INTEGER NOT NULL DEFAULT 0, lease_id TEXT,
-        needs_budget INTEGER NOT NULL DEFAULT 0, outcome TEXT, created_at INTEGER NOT NULL);
+        outcome TEXT, created_at INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS parts (job TEXT NOT NULL, idx INTEGER NOT NULL, state TEXT NOT NULL, hash TEXT NOT NULL, out_mid TEXT, at INTEGER NOT NULL, PRIMARY KEY (job, idx));
       CREATE INDEX IF NOT EXISTS parts_hash ON parts (hash);
       CREATE TABLE IF NOT EXISTS own (out_mid TEXT PRIMARY KEY, at INTEGER NOT NULL);
@@ -222,16 +221,15 @@ export class SenderObject extends DurableObject<Env> {
       .map((r) => ({ role: r.role === 'assistant' ? 'assistant' : 'user', text: r.text }))
   }
 
-  private createJob(id: string, ts: number, kind: JobKind, now: number, needsBudget: boolean): string {
+  private createJob(id: string, ts: number, kind: JobKind, now: number): string {
     this.sql.exec(
-      'INSERT OR IGNORE INTO jobs (id, ts, kind, state, next_at, needs_budget, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      'INSERT OR IGNORE INTO jobs (id, ts, kind, state, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?)',
       id,
       ts,
       JSON.stringify(kind),
       'pending',
       // The Worker runs the job right away under a lease; this is when the alarm takes over.
       now + LEASE_MS,
-      needsBudget ? 1 : 0,
       now
     )
     return id
@@ -339,11 +337,11 @@ export class SenderObject extends DurableObject<Env> {
     if (intent === 'stop') {
       this.set('opted_out', 1)
       this.sql.exec('DELETE FROM turns')
-      return { decision: 'opt_out', job: this.createJob(key, e.timestamp, { type: 'fixed', text: config.OPT_OUT_REPLY, reason: 'opt_out' }, now, false) }
+      return { decision: 'opt_out', job: this.createJob(key, e.timestamp, { type: 'fixed', text: config.OPT_OUT_REPLY, reason: 'opt_out' }, now) }
     }
     if (intent === 'start') {
       this.sql.exec("DELETE FROM state WHERE k IN ('opted_out', 'paused_until')")
-      return { decision: 'opt_in', job: this.createJob(key, e.timestamp, { type: 'fixed', text: config.OPT_IN_REPLY, reason: 'opt_in' }, now, false) }
+      return { decision: 'opt_in', job: this.createJob(key, e.timestamp, { type: 'fixed', text: config.OPT_IN_REPLY, reason: 'opt_in' }, now) }
     }
     // Nothing of an opted-out sender is remembered.
     if (this.get('opted_out')) return { decision: 'opted_out' }
@@ -353,15 +351,15 @@ export class SenderObject extends DurableObject<Env> {
       // Meta requires a path to a person: the bot stays quiet for the rest of the messaging
       // window (or until START), and every reply from a person extends the pause.
       this.set('paused_until', now + WINDOW_MS)
-      return { decision: 'handoff', job: this.createJob(key, e.timestamp, { type: 'fixed', text: config.HANDOFF_REPLY, reason: 'handoff' }, now, false) }
+      return { decision: 'handoff', job: this.createJob(key, e.timestamp, { type: 'fixed', text: config.HANDOFF_REPLY, reason: 'handoff' }, now) }
     }
     if (!job) return { decision: 'ignored' }
     if (!this.takeToken(config, now)) {
       if (!this.takeNotice(config, now)) return { decision: 'rate_limited' }
-      const id = this.createJob(key, e.timestamp, { type: 'fixed', text: config.SLOW_DOWN_REPLY, reason: 'rate_limited' }, now, false)
+      const id = this.createJob(key, e.timestamp, { type: 'fixed', text: config.SLOW_DOWN_REPLY, reason: 'rate_limited' }, now)
       return { decision: 'rate_limited_notice', job: id }
     }
-    return { decision: 'new', job: this.createJob(key, e.timestamp, job, now, job.type === 'llm') }
+    return { decision: 'new', job: this.createJob(key, e.timestamp, job, now) }
   }
 
   /**
@@ -405,7 +403,6 @@ export class SenderObject extends DurableObject<Env> {
       nextPart: row.next_part,
       attempts: row.attempts,
       memory: this.memoryBefore(row.ts, row.id),
-      needsBudget: row.needs_budget === 1,
     }
   }
 
@@ -422,12 +419,12 @@ export class SenderObject extends DurableObject<Env> {
     const firstHash = parts.length ? await textHash(parts[0]!) : ''
     if (!this.holds(jobId, leaseId, now)) return false
     if (parts.length === 0) {
-      const done = this.sql.exec("UPDATE jobs SET state = 'done', kind = 'null', outcome = ?, needs_budget = 0, lease_until = 0 WHERE id = ? AND state = 'pending'", outcome, jobId)
+      const done = this.sql.exec("UPDATE jobs SET state = 'done', kind = 'null', outcome = ?, lease_until = 0 WHERE id = ? AND state = 'pending'", outcome, jobId)
       if (done.rowsWritten > 0) this.unblock(now, this.config())
       return done.rowsWritten > 0
     }
     // Only a pending job takes a reply: an unsend may have cancelled it meanwhile.
-    const saved = this.sql.exec("UPDATE jobs SET state = 'generated', parts = ?, outcome = ?, needs_budget = 0 WHERE id = ? AND state = 'pending'", JSON.stringify(parts), outcome, jobId)
+    const saved = this.sql.exec("UPDATE jobs SET state = 'generated', parts = ?, outcome = ? WHERE id = ? AND state = 'pending'", JSON.stringify(parts), outcome, jobId)
     if (saved.rowsWritten === 0) return false
     // The caller sends part 0 next: record it as in flight now, as beginPart would (one round
     // trip fewer per reply).
