@@ -1,8 +1,8 @@
-import { createApp } from './app'
-import { readConfig } from './config'
-import { createLogger } from './log'
-export { SenderObject } from './sender'
-export { AccountObject } from './account'
+import { createApp } from './http/app'
+import { readConfig } from './core/config'
+import { createLogger } from './core/log'
+export { SenderObject } from './conversation/sender'
+export { AccountObject } from './conversation/account'
 
 const app = createApp()
 

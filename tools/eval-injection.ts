@@ -4,12 +4,12 @@
  * stand-in, and the final reply is scored by checks written independently of the guards.
  * Pure TypeScript with no file or process access, so tests can run it inside workerd.
  */
-import { readConfig, type Config } from '../src/config'
-import { createLlm, type LlmClient } from '../src/llm'
-import type { Logger } from '../src/log'
-import { screenInput } from '../src/guard'
-import { buildPrompt, deriveCanary } from '../src/prompt'
-import { generateReply } from '../src/reply'
+import { readConfig, type Config } from '../src/core/config'
+import { createLlm, type LlmClient } from '../src/llm/client'
+import type { Logger } from '../src/core/log'
+import { screenInput } from '../src/llm/guard'
+import { buildPrompt, deriveCanary } from '../src/llm/prompt'
+import { generateReply } from '../src/llm/reply'
 import { createObeyingLlm } from './obeying-llm'
 
 export interface CorpusLine {

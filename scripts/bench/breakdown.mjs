@@ -5,7 +5,7 @@
  */
 import { newSender, startE2E } from '../../test/e2e/harness.mjs'
 import { summarize } from '../../tools/bench-stats.ts'
-import { buildDelivery } from '../webhook-client.mjs'
+import { buildDelivery } from '../sandbox/webhook-client.mjs'
 
 export async function runBreakdown({ n = 60, log = () => {} } = {}) {
   // A slow model keeps reply work out of the way of the acknowledgements being timed.

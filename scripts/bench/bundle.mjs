@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
-import { ROOT } from '../sandbox.mjs'
+import { ROOT } from '../sandbox/sandbox.mjs'
 
 export const BUNDLE_COMMAND = 'wrangler deploy --dry-run --minify --outdir <tmp> --metafile <tmp>/meta.json'
 

@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { summarize } from '../../tools/bench-stats.ts'
-import { payloads, signBody } from '../webhook-client.mjs'
-import { ROOT } from '../sandbox.mjs'
+import { payloads, signBody } from '../sandbox/webhook-client.mjs'
+import { ROOT } from '../sandbox/sandbox.mjs'
 
 const SECRET = 'bench-app-secret'
 
@@ -23,8 +23,8 @@ async function loadHotPath() {
       stdin: {
         contents: [
           "import * as z from 'zod'",
-          "export { verifySignature } from './src/signature'",
-          "export { parseWebhook } from './src/webhook'",
+          "export { verifySignature } from './src/meta/signature'",
+          "export { parseWebhook } from './src/meta/webhook'",
           'z.config({ jitless: true })',
         ].join('\n'),
         resolveDir: ROOT,

@@ -5,7 +5,7 @@
  */
 import { newSender, settle, sleep, startE2E } from '../../test/e2e/harness.mjs'
 import { deliveryCounts, summarize } from '../../tools/bench-stats.ts'
-import { buildDelivery } from '../webhook-client.mjs'
+import { buildDelivery } from '../sandbox/webhook-client.mjs'
 
 /**
  * The stand-ins' own share of webhook-to-reply time: typing_on runs alongside the LLM call, then

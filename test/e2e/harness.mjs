@@ -6,8 +6,8 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { SANDBOX_SECRETS, startStack } from '../../scripts/sandbox.mjs'
-import { buildDelivery, payloads, postWebhook, signBody } from '../../scripts/webhook-client.mjs'
+import { SANDBOX_SECRETS, startStack } from '../../scripts/sandbox/sandbox.mjs'
+import { buildDelivery, payloads, postWebhook, signBody } from '../../scripts/sandbox/webhook-client.mjs'
 
 export { buildDelivery, payloads, postWebhook, signBody, SANDBOX_SECRETS }
 

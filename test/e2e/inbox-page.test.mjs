@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { startInboxServer } from '../../scripts/inbox-server.mjs'
+import { startInboxServer } from '../../scripts/sandbox/inbox-server.mjs'
 import { launchChromium } from './browser.mjs'
 import { lifecycle, settle, startE2E } from './harness.mjs'
 

@@ -1,7 +1,7 @@
 /** Sends signed deliveries through the Worker's real fetch handler and waits for its waitUntil work. */
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
-import { readConfig, type Config } from '../../src/config'
+import { readConfig, type Config } from '../../src/core/config'
 import worker from '../../src/index'
 import { delivery, messagingItem, metaJson, type ItemOptions } from '../../tools/payloads'
 import { signedRequest } from './sign'

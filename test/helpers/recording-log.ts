@@ -1,4 +1,4 @@
-import type { Fields, Logger } from '../../src/log'
+import type { Fields, Logger } from '../../src/core/log'
 
 export interface LogLine {
   level: string

@@ -1,5 +1,5 @@
 /** Test signer: produces the header Meta would send for these exact bytes. */
-import { signBody } from '../../src/signature'
+import { signBody } from '../../src/meta/signature'
 
 export const APP_SECRET = 'test-app-secret'
 

@@ -1,0 +1,252 @@
+/**
+ * Starts the whole offline stack: the Graph API and LLM stand-ins on loopback, the real Worker
+ * under `wrangler dev` (local mode, its own process group) wired to them with `--var`, and
+ * optionally the inbox page. Shared by `npm start` and the end-to-end tests, so both run the same way.
+ */
+import { spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { createServer } from 'node:net'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { startGraphStandin, startLlmStandin, SANDBOX_IG_TOKEN } from './standins.mjs'
+import { payloads } from './webhook-client.mjs'
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+
+/** Sandbox values for the secrets; they protect nothing and are printed freely. */
+export const SANDBOX_SECRETS = {
+  APP_SECRET: 'sandbox-app-secret',
+  VERIFY_TOKEN: 'sandbox-verify-token',
+  IG_ACCESS_TOKEN: SANDBOX_IG_TOKEN,
+  OPENAI_API_KEY: 'sandbox-openai-key',
+}
+
+const NAMES_FROM_PROCESS_ENV = [
+  ...Object.keys(SANDBOX_SECRETS),
+  'APP_SECRET_PREVIOUS', 'GRAPH_API_BASE', 'GRAPH_API_VERSION', 'OPENAI_BASE_URL', 'OPENAI_MODEL', 'IG_ACCOUNT_ID',
+]
+
+/** Parses a .dev.vars / .env file: KEY=value lines, optional quotes, # comments. */
+export function parseDotVars(text) {
+  const out = {}
+  for (const line of text.split(/\r?\n/)) {
+    const m = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line)
+    if (!m) continue
+    let v = m[2]
+    if (/^(['"]).*\1$/.test(v)) v = v.slice(1, -1)
+    else v = v.replace(/\s+#.*$/, '')
+    out[m[1]] = v
+  }
+  return out
+}
+
+export function readDevVars(root = ROOT) {
+  const p = join(root, '.dev.vars')
+  if (!existsSync(p)) return {}
+  const vars = parseDotVars(readFileSync(p, 'utf8'))
+  for (const k of Object.keys(vars)) if (vars[k].trim() === '') delete vars[k]
+  return vars
+}
+
+/**
+ * A private env file holding these secrets: wrangler binds its keys as secrets (like .dev.vars),
+ * and since it is the only env file given, no .dev.vars or .env on disk is read.
+ */
+function secretsEnvFile(secrets) {
+  const dir = mkdtempSync(join(tmpdir(), 'igbot-env-'))
+  const file = join(dir, 'secrets.env')
+  const lines = Object.entries(secrets).map(([k, v]) => `${k}=${JSON.stringify(String(v))}`)
+  writeFileSync(file, `${lines.join('\n')}\n`, { mode: 0o600 })
+  return { file, remove: () => rmSync(dir, { recursive: true, force: true }) }
+}
+
+/** A free loopback TCP port (preferred one when it is free). */
+export async function freePort(preferred = 0) {
+  const tryPort = (port) =>
+    new Promise((resolve) => {
+      const srv = createServer()
+      srv.once('error', () => resolve(null))
+      srv.listen(port, '127.0.0.1', () => {
+        const got = srv.address().port
+        srv.close(() => resolve(got))
+      })
+    })
+  if (preferred) {
+    for (let p = preferred; p < preferred + 20; p++) {
+      const got = await tryPort(p)
+      if (got) return got
+    }
+  }
+  return tryPort(0)
+}
+
+function killGroup(child, signal) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return
+  try {
+    process.kill(-child.pid, signal)
+  } catch {
+    try {
+      child.kill(signal)
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+/** Stops a detached child and everything in its process group; resolves when it has exited. */
+export function stopProcessGroup(child, graceMs = 3000) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => killGroup(child, 'SIGKILL'), graceMs)
+    child.once('exit', () => {
+      clearTimeout(timer)
+      // workerd may outlive wrangler for a moment; make sure the group is gone.
+      killGroup(child, 'SIGKILL')
+      resolve()
+    })
+    killGroup(child, 'SIGTERM')
+  })
+}
+
+async function waitForHealth(url, child, timeoutMs, output) {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`wrangler dev exited early (code ${child.exitCode}):\n${output().slice(-4000)}`)
+    }
+    try {
+      const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) })
+      if (res.ok) return await res.json()
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 250))
+  }
+  throw new Error(`wrangler dev did not answer /healthz within ${timeoutMs} ms:\n${output().slice(-4000)}`)
+}
+
+/**
+ * Starts stand-ins + wrangler dev. Options:
+ *  port (8787 preferred; 0 = any free), persistTo (dir), vars (extra --var values, e.g. RATE_LIMIT_BURST),
+ *  which override everything else,
+ *  useDevVars (true: honour .dev.vars for real LLM/Graph; false: ignore it completely, for tests),
+ *  graph {latencyMs, failRate}, llm {latencyMs}, stdio ('inherit' | 'pipe'), readyTimeoutMs.
+ * Returns { workerUrl, graph, llm, secrets, mode, child, output(), stop() }.
+ */
+export async function startStack(opts = {}) {
+  const major = Number(process.versions.node.split('.')[0])
+  if (major < 22) {
+    throw new Error(
+      `wrangler needs Node 22 or newer, this is ${process.version}. Run through npm (npm start / npm test), ` +
+        'which uses the Node 22 in node_modules/.bin.'
+    )
+  }
+  const root = opts.root ?? ROOT
+  const devVars = opts.useDevVars === false ? {} : readDevVars(root)
+  const realLlm = Boolean(devVars.OPENAI_API_KEY)
+  const realGraph = Boolean(devVars.IG_ACCESS_TOKEN && devVars.GRAPH_API_BASE)
+  const started = []
+  const stopAll = async () => {
+    for (const s of started.reverse()) await s().catch(() => {})
+  }
+  try {
+    const accountId = (realGraph ? devVars.IG_ACCOUNT_ID : undefined) ?? payloads.DEFAULT_ACCOUNT_ID
+    const graph = await startGraphStandin({ latencyMs: 50, accountId, ...opts.graph })
+    started.push(() => graph.close())
+    const llm = await startLlmStandin({ latencyMs: 0, ...opts.llm })
+    started.push(() => llm.close())
+
+    const hasDevVars = opts.useDevVars !== false && existsSync(join(root, '.dev.vars'))
+    const secretValues = {}
+    const vars = {}
+    // Settings from .dev.vars go on the command line as well, so they and the sandbox's own
+    // values below are applied in one place, with one precedence (--var beats .dev.vars).
+    for (const [k, v] of Object.entries(devVars)) if (!(k in SANDBOX_SECRETS)) vars[k] = v
+    // Secrets: a value in .dev.vars wins (wrangler loads that file itself); otherwise the sandbox value.
+    for (const [name, value] of Object.entries(SANDBOX_SECRETS)) {
+      if (!devVars[name]) secretValues[name] = value
+    }
+    if (!realLlm) {
+      secretValues.OPENAI_API_KEY = SANDBOX_SECRETS.OPENAI_API_KEY
+      vars.OPENAI_BASE_URL = llm.baseUrl
+      vars.OPENAI_MODEL = 'sandbox'
+    }
+    if (!realGraph) {
+      secretValues.IG_ACCESS_TOKEN = SANDBOX_SECRETS.IG_ACCESS_TOKEN
+      vars.GRAPH_API_BASE = graph.url
+      vars.IG_ACCOUNT_ID = accountId
+    }
+    Object.assign(vars, opts.vars)
+    const secrets = {
+      APP_SECRET: vars.APP_SECRET ?? secretValues.APP_SECRET ?? devVars.APP_SECRET,
+      VERIFY_TOKEN: vars.VERIFY_TOKEN ?? secretValues.VERIFY_TOKEN ?? devVars.VERIFY_TOKEN,
+    }
+
+    const port = opts.port === 0 ? await freePort() : await freePort(opts.port ?? 8787)
+    const inspectorPort = await freePort()
+    const args = [
+      join(root, 'node_modules', 'wrangler', 'bin', 'wrangler.js'),
+      'dev',
+      '--local',
+      '--ip', '127.0.0.1',
+      '--port', String(port),
+      '--inspector-port', String(inspectorPort),
+      '--show-interactive-dev-session=false',
+      '--persist-to', opts.persistTo ?? join(root, '.wrangler', 'state'),
+    ]
+    const env = { ...process.env }
+    for (const k of NAMES_FROM_PROCESS_ENV) delete env[k]
+    if (hasDevVars) {
+      // wrangler reads .dev.vars itself; --var (which takes precedence) fills in or overrides.
+      for (const [k, v] of Object.entries(secretValues)) args.push('--var', `${k}:${v}`)
+    } else {
+      // No .dev.vars (or tests): secrets go in as real secret bindings through a private env file,
+      // removed again when the stack stops.
+      const envFile = secretsEnvFile(secretValues)
+      started.push(async () => envFile.remove())
+      args.push('--env-file', envFile.file)
+    }
+    for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`)
+    Object.assign(env, {
+      WRANGLER_SEND_METRICS: 'false',
+      CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+      WRANGLER_HIDE_BANNER: 'true',
+      NO_COLOR: '1',
+      FORCE_COLOR: '0',
+    })
+    const child = spawn(process.execPath, args, {
+      cwd: root,
+      env,
+      detached: true,
+      stdio: opts.stdio === 'inherit' ? ['ignore', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe'],
+    })
+    let out = ''
+    const onData = (d) => {
+      out += d.toString()
+      if (out.length > 200_000) out = out.slice(-100_000)
+      opts.onOutput?.(d.toString())
+    }
+    child.stdout?.on('data', onData)
+    child.stderr?.on('data', onData)
+    started.push(() => stopProcessGroup(child))
+    const workerUrl = `http://127.0.0.1:${port}`
+    const health = await waitForHealth(workerUrl, child, opts.readyTimeoutMs ?? 60000, () => out)
+    return {
+      workerUrl,
+      webhookUrl: `${workerUrl}/webhook`,
+      graph,
+      llm,
+      secrets,
+      accountId,
+      health,
+      mode: { realLlm, realGraph },
+      child,
+      output: () => out,
+      stop: stopAll,
+    }
+  } catch (err) {
+    await stopAll()
+    throw err
+  }
+}

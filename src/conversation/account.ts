@@ -1,0 +1,153 @@
+/**
+ * One Durable Object per Instagram account: what must be consistent across all of its senders.
+ * The daily LLM budget (against unbounded cost, OWASP LLM10), the access token's lifecycle
+ * (refresh, invalidation, deauthorization; one object serialises them, so refreshes are
+ * single-flight), and the delivery health that /healthz reports.
+ */
+import { DurableObject } from 'cloudflare:workers'
+import { readConfig } from '../core/config'
+import { createLogger } from '../core/log'
+import {
+  currentToken,
+  effectiveRecord,
+  flavour,
+  refreshToken,
+  reportInvalidToken,
+  tokenHealth,
+  type RefreshOutcome,
+  type TokenRecord,
+  type TokenStore,
+} from '../meta/token'
+
+export interface AccountStatus {
+  day: string
+  llmCallsToday: number
+  budget: number
+  budgetExhausted: boolean
+  lastReplyAt: number | null
+  sendFailed: number
+  tokenInvalid: { at: number; reason: string } | null
+  deauthorized: boolean
+  token: { flavour: string; days_until_expiry: number | null; degraded_reasons: string[] }
+}
+
+export class AccountObject extends DurableObject<Env> {
+  private readonly sql: SqlStorage
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env)
+    this.sql = ctx.storage.sql
+    this.sql.exec(`
+      CREATE TABLE IF NOT EXISTS budget (day TEXT PRIMARY KEY, used INTEGER NOT NULL, exhausted_at INTEGER);
+      CREATE TABLE IF NOT EXISTS state (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+    `)
+  }
+
+  /** The token record lives in this object's storage (see PRIVACY.md). */
+  private readonly tokens: TokenStore = {
+    get: async () => {
+      const v = this.get('token')
+      return v ? (JSON.parse(v) as TokenRecord) : null
+    },
+    put: async (r) => this.set('token', JSON.stringify(r)),
+    markInvalid: async (reason, at) => {
+      const v = this.get('token')
+      if (!v) return
+      this.set('token', JSON.stringify({ ...(JSON.parse(v) as TokenRecord), invalid: { at, reason } }))
+    },
+  }
+
+  private configuredToken(): string {
+    const cfg = readConfig(this.env)
+    if (!cfg.ok) throw new Error(cfg.message)
+    return cfg.config.IG_ACCESS_TOKEN
+  }
+
+  /** The token sends should use now, or '' once the account owner has removed the app. */
+  async token(): Promise<string> {
+    if (this.get('deauthorized_at')) return ''
+    return currentToken(this.tokens, this.configuredToken())
+  }
+
+  /** Meta answered 190 for `token`: mark it invalid (unless it has been replaced since). */
+  async tokenRejected(token: string, reason: string, now = Date.now()): Promise<void> {
+    await reportInvalidToken(this.tokens, token, reason, now)
+  }
+
+  /** The daily cron: refresh the Instagram Login token when it is due. */
+  async refresh(now = Date.now()): Promise<RefreshOutcome> {
+    const cfg = readConfig(this.env)
+    if (!cfg.ok) throw new Error(cfg.message)
+    if (this.get('deauthorized_at')) return { outcome: 'not_due', reason: 'deauthorized' }
+    if (flavour(cfg.config.GRAPH_API_BASE) === 'facebook_login') return { outcome: 'skipped_page_token' }
+    return refreshToken({
+      fetch: (input, init) => fetch(input, init),
+      now: () => now,
+      base: cfg.config.GRAPH_API_BASE,
+      configuredToken: cfg.config.IG_ACCESS_TOKEN,
+      store: this.tokens,
+      log: createLogger({ component: 'token_refresh' }),
+    })
+  }
+
+  /** The account owner removed the app: forget its token and never send with it again. */
+  async deauthorize(now = Date.now()): Promise<void> {
+    this.sql.exec("DELETE FROM state WHERE k = 'token'")
+    this.set('deauthorized_at', now)
+  }
+
+  private get(k: string): string | undefined {
+    return this.sql.exec<{ v: string }>('SELECT v FROM state WHERE k = ?', k).toArray()[0]?.v
+  }
+
+  private set(k: string, v: string | number): void {
+    this.sql.exec('INSERT INTO state (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v', k, String(v))
+  }
+
+  /**
+   * Counts one LLM call against today's budget. Atomic (synchronous SQL in a single-threaded
+   * object), so concurrent senders can never overshoot the limit.
+   */
+  async spend(day: string, limit: number, now = Date.now()): Promise<boolean> {
+    const used = this.sql.exec<{ used: number }>('SELECT used FROM budget WHERE day = ?', day).toArray()[0]?.used ?? 0
+    if (used >= limit) {
+      this.sql.exec('INSERT INTO budget (day, used, exhausted_at) VALUES (?, ?, ?) ON CONFLICT (day) DO UPDATE SET exhausted_at = COALESCE(exhausted_at, excluded.exhausted_at)', day, used, now)
+      return false
+    }
+    this.sql.exec('INSERT INTO budget (day, used) VALUES (?, 1) ON CONFLICT (day) DO UPDATE SET used = used + 1', day)
+    // Days older than a week are of no further use.
+    this.sql.exec('DELETE FROM budget WHERE day < ?', new Date(Date.parse(day) - 7 * 86_400_000).toISOString().slice(0, 10))
+    return true
+  }
+
+  async report(event: 'replied' | 'send_failed', fields: { reason?: string; now?: number } = {}): Promise<void> {
+    const now = fields.now ?? Date.now()
+    if (event === 'replied') this.set('last_reply_at', now)
+    if (event === 'send_failed') this.set('send_failed', Number(this.get('send_failed') ?? 0) + 1)
+  }
+
+  async status(limit: number, now = Date.now()): Promise<AccountStatus> {
+    const cfg = readConfig(this.env)
+    const base = cfg.ok ? cfg.config.GRAPH_API_BASE : 'https://graph.instagram.com'
+    const kind = flavour(base)
+    const stored = await this.tokens.get()
+    const record = cfg.ok ? effectiveRecord(stored, cfg.config.IG_ACCESS_TOKEN) : stored
+    const health = tokenHealth(record, kind, now)
+    const deauthorized = this.get('deauthorized_at') !== undefined
+    if (deauthorized) health.degraded_reasons.push('app_deauthorized')
+    const day = new Date(now).toISOString().slice(0, 10)
+    const used = this.sql.exec<{ used: number }>('SELECT used FROM budget WHERE day = ?', day).toArray()[0]?.used ?? 0
+    const last = this.get('last_reply_at')
+    return {
+      day,
+      llmCallsToday: used,
+      budget: limit,
+      budgetExhausted: used >= limit,
+      lastReplyAt: last ? Number(last) : null,
+      sendFailed: Number(this.get('send_failed') ?? 0),
+      tokenInvalid: record?.invalid ?? null,
+      deauthorized,
+      token: { flavour: kind, ...health },
+    }
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * What one claimed event means for its conversation: the state machine of the sender object.
+ * Runs inside the object's transaction (synchronous SQL only), over the object's stores.
+ *
+ * Order matters and is part of the contract: echoes (own or a person's) first; then the 24-hour
+ * window; opt-out and opt-in before anything else a user says (a person must always be able to
+ * make the bot stop); nothing of an opted-out sender is remembered; a human takeover silences
+ * the bot; a handoff request pauses it; only then the rate limit and a reply job.
+ */
+import type { Config } from '../core/config'
+import type { InboundEvent } from '../meta/webhook'
+import type { Decision, JobKind } from './decision'
+import type { Jobs } from './jobs'
+import { WINDOW_MS } from './jobs'
+import { intentWords, matchIntent } from './keywords'
+import type { Limits } from './limits'
+import { memoryText, type Memory } from './memory'
+import type { StateStore } from './state'
+
+export interface ConversationStores {
+  state: StateStore
+  memory: Memory
+  limits: Limits
+  jobs: Jobs
+}
+
+/** The reply an event deserves, before any state is consulted; null for events not answered. */
+export function jobFor(e: InboundEvent, config: Config): JobKind | null {
+  switch (e.kind) {
+    case 'text':
+      return { type: 'llm', text: e.text, context: e.referral?.adTitle ? { adTitle: e.referral.adTitle } : undefined }
+    case 'story_reply':
+      return { type: 'llm', text: e.text, context: { storyUrl: e.story.url } }
+    case 'quick_reply':
+      return { type: 'llm', text: e.text || e.payload }
+    case 'postback': {
+      const words = e.title || e.payload
+      return words ? { type: 'llm', text: words } : null
+    }
+    case 'attachment':
+      if (e.text?.trim()) return { type: 'llm', text: e.text, context: { attachmentTypes: e.attachments.map((a) => a.type) } }
+      return config.ATTACHMENT_REPLY ? { type: 'fixed', text: config.ATTACHMENT_REPLY, reason: 'attachment' } : null
+    case 'unsupported':
+      return config.ATTACHMENT_REPLY ? { type: 'fixed', text: config.ATTACHMENT_REPLY, reason: 'unsupported' } : null
+    case 'story_mention':
+      return config.STORY_MENTION_REPLY ? { type: 'fixed', text: config.STORY_MENTION_REPLY, reason: 'story_mention' } : null
+    default:
+      return null
+  }
+}
+
+export interface DecideInput {
+  e: InboundEvent
+  /** The event's dedup key; a reply job takes it as its id. */
+  key: string
+  now: number
+  config: Config
+  /** Hash of an echo's text (computed before the transaction, which cannot await). */
+  echoHash?: string
+}
+
+export function decideEvent(s: ConversationStores, { e, key, now, config, echoHash }: DecideInput): { decision: Decision; job?: string } {
+  if (e.source === 'standby') return { decision: 'ignored' }
+  switch (e.kind) {
+    case 'echo': {
+      if (s.jobs.isOwn(e.mid)) return { decision: 'own_echo' }
+      if (echoHash !== undefined && s.jobs.claimEcho(echoHash, e.mid, now)) return { decision: 'own_echo' }
+      s.state.set('paused_until', Math.max(s.state.num('paused_until'), now + config.HUMAN_TAKEOVER_MINUTES * 60_000))
+      if (e.text) s.memory.remember('assistant', e.text, e.timestamp, e.mid, config)
+      return { decision: 'human_echo' }
+    }
+    case 'unsend':
+      s.memory.unsend(e.mid)
+      s.jobs.cancelUnsent(e.mid)
+      return { decision: 'unsent' }
+    case 'edit':
+      if (e.text !== undefined) s.memory.edit(e.mid, e.text, config)
+      return { decision: 'edited' }
+    case 'reaction':
+    case 'read':
+    case 'referral':
+    case 'unknown':
+      return { decision: 'ignored' }
+    default:
+      break
+  }
+  if (e.senderId === e.accountId) return { decision: 'self' }
+  const said = memoryText(e)
+  const mid = 'mid' in e && typeof e.mid === 'string' ? e.mid : null
+  const job = jobFor(e, config)
+  if (now - e.timestamp > WINDOW_MS) return { decision: 'stale' }
+  s.state.set('last_user_at', Math.max(s.state.num('last_user_at'), e.timestamp))
+  const reply = (text: string, reason: string) => s.jobs.create(key, e.timestamp, { type: 'fixed', text, reason }, now)
+  // Opt-out and opt-in are honoured before anything else, and their confirmations are not
+  // rate limited: a person must always be able to make the bot stop.
+  const intent = job?.type === 'llm' ? matchIntent(job.text, intentWords(config)) : null
+  if (intent === 'stop') {
+    s.state.set('opted_out', 1)
+    s.memory.clear()
+    return { decision: 'opt_out', job: reply(config.OPT_OUT_REPLY, 'opt_out') }
+  }
+  if (intent === 'start') {
+    s.state.delete('opted_out', 'paused_until')
+    return { decision: 'opt_in', job: reply(config.OPT_IN_REPLY, 'opt_in') }
+  }
+  // Nothing of an opted-out sender is remembered.
+  if (s.state.get('opted_out')) return { decision: 'opted_out' }
+  if (said !== null) s.memory.remember('user', said, e.timestamp, mid, config)
+  if (s.state.num('paused_until') > now) return { decision: 'paused' }
+  if (intent === 'handoff') {
+    // Meta requires a path to a person: the bot stays quiet for the rest of the messaging
+    // window (or until START), and every reply from a person extends the pause.
+    s.state.set('paused_until', now + WINDOW_MS)
+    return { decision: 'handoff', job: reply(config.HANDOFF_REPLY, 'handoff') }
+  }
+  if (!job) return { decision: 'ignored' }
+  if (!s.limits.takeToken(config, now)) {
+    if (!s.limits.takeNotice(config, now)) return { decision: 'rate_limited' }
+    return { decision: 'rate_limited_notice', job: reply(config.SLOW_DOWN_REPLY, 'rate_limited') }
+  }
+  return { decision: 'new', job: s.jobs.create(key, e.timestamp, job, now) }
+}

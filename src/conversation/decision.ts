@@ -1,0 +1,72 @@
+/**
+ * The typed handover between acceptance (per-sender Durable Object) and the reply pipeline.
+ */
+import type { Turn } from '../llm/prompt'
+import type { InboundEvent } from '../meta/webhook'
+
+/** What acceptance decided for one event. */
+export type Decision =
+  | 'new' // claimed; a reply job was created
+  | 'duplicate' // seen before (KV fast path or the object's claim table)
+  | 'rate_limited' // claimed; over the sender's token bucket, no LLM call
+  | 'rate_limited_notice' // as above, and this one gets the single "please slow down" notice
+  | 'paused' // claimed; a human took over this conversation
+  | 'stale' // claimed; older than the 24-hour messaging window, never answered
+  | 'opted_out' // claimed; the sender sent a stop word earlier
+  | 'opt_out' // claimed; this message is a stop word (one confirmation reply)
+  | 'opt_in' // claimed; this message is a start word (one confirmation reply)
+  | 'handoff' // claimed; the sender asked for a person (handoff notice, bot paused)
+  | 'own_echo' // the echo of one of the bot's own replies
+  | 'human_echo' // an echo typed by a person in the Instagram app: pauses the bot
+  | 'unsent' // the user unsent a message: removed from memory
+  | 'edited' // the user edited a message: memory updated, no reply
+  | 'self' // a message from the business to itself: never answered
+  | 'ignored' // reactions, reads, referrals, unknown kinds: nothing to do
+
+/** The events acceptance looks at (everything but `changes[]`), as sent over RPC. */
+export type AcceptEvent = InboundEvent
+
+export interface Accepted {
+  /** Dedup key: the message id, or a synthetic key for events without one. */
+  key: string
+  kind: InboundEvent['kind']
+  decision: Decision
+  /** Set when a reply job was created for this event. */
+  job?: string
+  /** The job, already leased to the caller (see `AcceptInput.leaseFirst`). */
+  lease?: LeasedJob
+}
+
+/** How the reply for a job is produced. */
+export type JobKind =
+  | { type: 'llm'; text: string; context?: { storyUrl?: string; attachmentTypes?: string[]; adTitle?: string } }
+  | { type: 'fixed'; text: string; reason: string }
+
+export type { Turn } from '../llm/prompt'
+
+/** What a lease hands to whoever runs a job: all it needs, nothing it may not change. */
+export interface LeasedJob {
+  id: string
+  leaseId: string
+  userId: string
+  accountId: string
+  /** When the user's message was sent. */
+  timestamp: number
+  /** The user's latest message: the 24-hour messaging window is measured from here. */
+  lastUserAt: number
+  kind: JobKind
+  /** Parts already generated (the LLM is never called twice for one job). */
+  parts: string[] | null
+  /** Index of the first part not yet confirmed as sent. */
+  nextPart: number
+  attempts: number
+  memory: Turn[]
+}
+
+export type PartGate = 'go' | 'already_sent' | 'wait_for_echo' | 'lost_lease'
+
+/** How a job ended when it did not end with every part sent. */
+export interface JobOutcome {
+  state: 'done' | 'failed'
+  reason: string
+}

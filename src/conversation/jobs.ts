@@ -1,0 +1,292 @@
+/**
+ * A sender's reply jobs (`jobs`, `parts` and `own` tables): each accepted event that deserves a
+ * reply becomes a job. A runner (the Worker in `waitUntil`, or the object's alarm) takes a job
+ * under a lease; every reply part is recorded as sending, then sent, before the next one, so no
+ * part is ever sent twice; what a runner cannot finish is given back and retried with a growing
+ * delay, in message order, until it is delivered or its messaging window closes.
+ */
+import type { Memory } from './memory'
+import type { StateStore } from './state'
+import type { JobKind, JobOutcome, LeasedJob, PartGate } from './decision'
+import { ECHO_GRACE_MS } from './pipeline'
+
+const HOUR = 3_600_000
+const DAY = 24 * HOUR
+/** The messaging window: automated replies are allowed for 24 hours after the user's message. */
+export const WINDOW_MS = 24 * HOUR
+/** How long a runner owns a job: inside the 30 s that `waitUntil` gets after the response. */
+export const LEASE_MS = 28_000
+/** How long a runner gets to take the next job of a sender before the alarm does. */
+const UNBLOCK_GRACE_MS = 3_000
+/** First alarm retry after a runner gave a job back; doubles per attempt, capped. */
+const RETRY_BASE_MS = 5_000
+const RETRY_MAX_MS = 15 * 60_000
+/** Finished jobs and the bot's own message ids are kept as long as claims. */
+const FINISHED_RETENTION_MS = 48 * HOUR
+
+const OPEN = "state IN ('pending', 'generated')"
+
+interface JobRow {
+  id: string
+  ts: number
+  kind: string
+  state: string
+  parts: string | null
+  next_part: number
+  attempts: number
+  next_at: number
+  lease_until: number
+  lease_id: string | null
+  [k: string]: SqlStorageValue
+}
+
+/** Short hash of a reply part's text: how an echo that overtook the Send API response is matched. */
+export async function textHash(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text.trim()))
+  return [...new Uint8Array(digest).slice(0, 12)].map((b) => b.toString(16).padStart(2, '0')).join('')
+}
+
+/** Retry delay after `attempts` failed attempts: 5 s doubling, at most 15 minutes. */
+export function retryDelayMs(attempts: number): number {
+  return Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(Math.max(attempts, 1) - 1, 20))
+}
+
+/** Confirmations of what the sender asked for go out even while the bot is paused or opted out. */
+function isConfirmation(kind: JobKind): boolean {
+  return kind.type === 'fixed' && ['opt_out', 'opt_in', 'handoff'].includes(kind.reason)
+}
+
+export class Jobs {
+  /**
+   * @param wake called whenever the queue changed in a way the alarm must hear about (the
+   *   sender object reschedules it)
+   */
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly state: StateStore,
+    private readonly memory: Memory,
+    private readonly wake: (now: number) => void
+  ) {}
+
+  create(id: string, ts: number, kind: JobKind, now: number): string {
+    this.sql.exec(
+      'INSERT OR IGNORE INTO jobs (id, ts, kind, state, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+      id,
+      ts,
+      JSON.stringify(kind),
+      'pending',
+      // The Worker runs the job right away under a lease; this is when the alarm takes over.
+      now + LEASE_MS,
+      now
+    )
+    return id
+  }
+
+  /**
+   * Hands a job to a runner for LEASE_MS. Null when the job is finished, leased by someone else,
+   * not due yet (unless `force`), or waiting behind an earlier message (replies go out in order).
+   */
+  lease(jobId: string, now: number, force: boolean): LeasedJob | null {
+    const row = this.sql.exec<JobRow>('SELECT * FROM jobs WHERE id = ?', jobId).toArray()[0]
+    if (!row || (row.state !== 'pending' && row.state !== 'generated')) return null
+    if (row.lease_until > now) return null
+    if (!force && row.next_at > now) return null
+    const earlier = this.sql.exec(`SELECT 1 FROM jobs WHERE ${OPEN} AND (ts < ? OR (ts = ? AND id < ?)) LIMIT 1`, row.ts, row.ts, row.id).toArray()
+    if (earlier.length) return null
+    const kind = JSON.parse(row.kind) as JobKind
+    // A person took over, or the sender opted out, after this reply was queued: drop it unless
+    // part of it already went out.
+    const silenced = this.state.get('opted_out') ? 'opted_out' : this.state.num('paused_until') > now ? 'paused' : null
+    if (silenced && !isConfirmation(kind) && row.next_part === 0 && !this.partsStarted(row.id)) {
+      this.sql.exec("UPDATE jobs SET state = 'cancelled', outcome = ?, kind = 'null', lease_until = 0 WHERE id = ?", silenced, row.id)
+      this.unblock(now)
+      return null
+    }
+    const leaseId = crypto.randomUUID()
+    this.sql.exec('UPDATE jobs SET lease_until = ?, lease_id = ? WHERE id = ?', now + LEASE_MS, leaseId, jobId)
+    return {
+      id: row.id,
+      leaseId,
+      userId: this.state.get('user_id') ?? '',
+      accountId: this.state.get('account_id') ?? '',
+      timestamp: row.ts,
+      lastUserAt: Math.max(row.ts, this.state.num('last_user_at')),
+      kind,
+      parts: row.parts ? (JSON.parse(row.parts) as string[]) : null,
+      nextPart: row.next_part,
+      attempts: row.attempts,
+      memory: this.memory.before(row.ts, row.id),
+    }
+  }
+
+  private partsStarted(jobId: string): boolean {
+    return this.sql.exec('SELECT 1 FROM parts WHERE job = ? LIMIT 1', jobId).toArray().length > 0
+  }
+
+  holds(jobId: string, leaseId: string, now: number): boolean {
+    return this.sql.exec('SELECT 1 FROM jobs WHERE id = ? AND lease_id = ? AND lease_until > ?', jobId, leaseId, now).toArray().length > 0
+  }
+
+  /**
+   * Stores the generated reply so a retry never calls the LLM again, and records part 0 as in
+   * flight (the caller sends it next; one round trip fewer per reply). An empty reply ends the job.
+   */
+  saveReply(jobId: string, leaseId: string, parts: string[], outcome: string, firstHash: string, now: number): boolean {
+    if (!this.holds(jobId, leaseId, now)) return false
+    if (parts.length === 0) {
+      const done = this.sql.exec("UPDATE jobs SET state = 'done', kind = 'null', outcome = ?, lease_until = 0 WHERE id = ? AND state = 'pending'", outcome, jobId)
+      if (done.rowsWritten > 0) this.unblock(now)
+      return done.rowsWritten > 0
+    }
+    // Only a pending job takes a reply: an unsend may have cancelled it meanwhile.
+    const saved = this.sql.exec("UPDATE jobs SET state = 'generated', parts = ?, outcome = ? WHERE id = ? AND state = 'pending'", JSON.stringify(parts), outcome, jobId)
+    if (saved.rowsWritten === 0) return false
+    this.sql.exec("INSERT OR REPLACE INTO parts (job, idx, state, hash, at) VALUES (?, 0, 'sending', ?, ?)", jobId, firstHash, now)
+    return true
+  }
+
+  /** Called before sending part `idx`: records it as in flight, with the hash of its text. */
+  beginPart(jobId: string, leaseId: string, idx: number, hash: string, now: number): PartGate {
+    if (!this.holds(jobId, leaseId, now)) return 'lost_lease'
+    const part = this.sql.exec<{ state: string; at: number }>('SELECT state, at FROM parts WHERE job = ? AND idx = ?', jobId, idx).toArray()[0]
+    if (part?.state === 'sent') return 'already_sent'
+    // A previous attempt may have been delivered without us hearing back; its echo settles it.
+    if (part?.state === 'sending' && now - part.at < ECHO_GRACE_MS) return 'wait_for_echo'
+    this.sql.exec(
+      "INSERT INTO parts (job, idx, state, hash, at) VALUES (?, ?, 'sending', ?, ?) ON CONFLICT (job, idx) DO UPDATE SET state = 'sending', at = excluded.at",
+      jobId,
+      idx,
+      hash,
+      now
+    )
+    return 'go'
+  }
+
+  /**
+   * Records part `idx` as delivered. When it was the last, the job ends and its text is returned
+   * (the caller remembers it); null otherwise.
+   */
+  partSent(jobId: string, idx: number, outMid: string, now: number): { text: string; ts: number } | null {
+    this.sql.exec("UPDATE parts SET state = 'sent', out_mid = COALESCE(NULLIF(?, ''), out_mid), at = ? WHERE job = ? AND idx = ?", outMid, now, jobId, idx)
+    if (outMid) this.sql.exec('INSERT OR IGNORE INTO own (out_mid, at) VALUES (?, ?)', outMid, now)
+    const row = this.sql.exec<JobRow>(`SELECT * FROM jobs WHERE id = ? AND ${OPEN}`, jobId).toArray()[0]
+    // A runner whose lease ran out may report late, after another runner ended the job.
+    if (!row) return null
+    const parts = row.parts ? (JSON.parse(row.parts) as string[]) : []
+    const next = Math.max(row.next_part, idx + 1)
+    if (next < parts.length) {
+      this.sql.exec('UPDATE jobs SET next_part = ? WHERE id = ?', next, jobId)
+      return null
+    }
+    // The texts now live in memory only (and expire with it); the job keeps no copy.
+    this.sql.exec("UPDATE jobs SET state = 'done', next_part = ?, lease_until = 0, kind = 'null', parts = NULL WHERE id = ?", next, jobId)
+    this.unblock(now)
+    return { text: parts.join(' '), ts: Math.max(row.ts, now) }
+  }
+
+  /** A runner gives a job back unfinished: retried from the alarm with a growing delay, or failed. */
+  release(jobId: string, leaseId: string, opts: { final?: string; now: number; retryAt?: number; notSent?: number }): JobOutcome | null {
+    const { now } = opts
+    const row = this.sql.exec<JobRow>('SELECT * FROM jobs WHERE id = ? AND lease_id = ?', jobId, leaseId).toArray()[0]
+    if (!row) return null
+    // Meta answered with an error, so that part was certainly not delivered: no echo to wait for.
+    if (opts.notSent !== undefined) this.sql.exec("DELETE FROM parts WHERE job = ? AND idx = ? AND state = 'sending'", jobId, opts.notSent)
+    if (opts.final) {
+      this.fail(jobId, opts.final, row.attempts, now)
+      return { state: 'failed', reason: opts.final }
+    }
+    const attempts = row.attempts + 1
+    const nextAt = Math.max(opts.retryAt ?? 0, now + retryDelayMs(attempts))
+    if (nextAt >= row.ts + WINDOW_MS) {
+      this.fail(jobId, 'window_closed', attempts, now)
+      return { state: 'failed', reason: 'window_closed' }
+    }
+    this.sql.exec('UPDATE jobs SET attempts = ?, next_at = ?, lease_until = 0 WHERE id = ?', attempts, nextAt, jobId)
+    this.wake(now)
+    return null
+  }
+
+  private fail(jobId: string, reason: string, attempts: number, now: number): void {
+    this.sql.exec("UPDATE jobs SET state = 'failed', outcome = ?, attempts = ?, lease_until = 0, kind = 'null', parts = NULL WHERE id = ?", reason, attempts, jobId)
+    this.unblock(now)
+  }
+
+  /** The user unsent the message: a reply not generated yet is no longer wanted. */
+  cancelUnsent(mid: string): void {
+    // A runner generating it will find its job cancelled when it tries to save the reply.
+    this.sql.exec("UPDATE jobs SET state = 'cancelled', outcome = 'unsent', kind = 'null' WHERE id = ? AND state = 'pending' AND parts IS NULL", mid)
+  }
+
+  /** Unfinished jobs, oldest message first. */
+  pending(): string[] {
+    return this.sql
+      .exec<{ id: string }>(`SELECT id FROM jobs WHERE ${OPEN} ORDER BY ts, id`)
+      .toArray()
+      .map((r) => r.id)
+  }
+
+  /** The first unfinished job, if it has never been attempted (retries wait for their time). */
+  firstFresh(): string | null {
+    const row = this.sql.exec<{ id: string; attempts: number }>(`SELECT id, attempts FROM jobs WHERE ${OPEN} ORDER BY ts, id LIMIT 1`).toArray()[0]
+    return row && row.attempts === 0 ? row.id : null
+  }
+
+  /** When the first job in message order may run (later ones wait behind it); null when none. */
+  nextRunAt(): number | null {
+    // A job whose runner died in waitUntil is picked up once its lease has expired.
+    return this.sql.exec<{ t: number }>(`SELECT MAX(next_at, lease_until) AS t FROM jobs WHERE ${OPEN} ORDER BY ts, id LIMIT 1`).toArray()[0]?.t ?? null
+  }
+
+  /**
+   * A job finished: messages that waited behind it may go. A Worker runner still in its
+   * waitUntil usually takes them next; the alarm is the safety net.
+   */
+  private unblock(now: number): void {
+    this.sql.exec(`UPDATE jobs SET next_at = MIN(next_at, ?) WHERE ${OPEN} AND lease_until <= ?`, now + UNBLOCK_GRACE_MS, now)
+    this.wake(now)
+  }
+
+  /** Is `mid` the id of a message the bot sent? */
+  isOwn(mid: string): boolean {
+    return this.sql.exec('SELECT 1 FROM own WHERE out_mid = ?', mid).toArray().length > 0
+  }
+
+  /**
+   * An echo with an unknown id may have overtaken the Send API's response (or the response was
+   * lost): if its text is that of a part in flight or unconfirmed, it is the bot's own, and it
+   * settles the oldest such part. Parts whose message id is known only match through `isOwn`, so
+   * a person who happens to type the words of an earlier reply is still seen as a person.
+   */
+  claimEcho(hash: string, mid: string, now: number): boolean {
+    const unconfirmed = "hash = ? AND at > ? AND (state = 'sending' OR out_mid IS NULL)"
+    if (this.sql.exec(`SELECT 1 FROM parts WHERE ${unconfirmed}`, hash, now - DAY).toArray().length === 0) return false
+    const settled = this.sql
+      .exec<{ r: number; job: string }>("SELECT rowid AS r, job FROM parts WHERE hash = ? AND state = 'sending' ORDER BY at LIMIT 1", hash)
+      .toArray()[0]
+    if (settled) {
+      this.sql.exec("UPDATE parts SET state = 'sent', out_mid = ? WHERE rowid = ?", mid, settled.r)
+      // Its job need not sit out the rest of the echo grace period.
+      this.sql.exec('UPDATE jobs SET next_at = MIN(next_at, ?) WHERE id = ? AND lease_until <= ?', now, settled.job, now)
+    }
+    this.sql.exec('INSERT OR IGNORE INTO own (out_mid, at) VALUES (?, ?)', mid, now)
+    return true
+  }
+
+  /** Forgets finished jobs, their parts and old own ids. */
+  expire(now: number): void {
+    this.sql.exec(`DELETE FROM jobs WHERE NOT ${OPEN} AND created_at < ?`, now - FINISHED_RETENTION_MS)
+    this.sql.exec('DELETE FROM parts WHERE job NOT IN (SELECT id FROM jobs)')
+    this.sql.exec('DELETE FROM own WHERE at < ?', now - FINISHED_RETENTION_MS)
+  }
+
+  count(): number {
+    return this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM jobs').one().n
+  }
+
+  summary(): { id: string; state: string; outcome: string | null; attempts: number }[] {
+    return this.sql
+      .exec<{ id: string; state: string; outcome: string | null; attempts: number }>('SELECT id, state, outcome, attempts FROM jobs ORDER BY ts')
+      .toArray()
+      .map((r) => ({ ...r }))
+  }
+}

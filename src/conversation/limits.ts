@@ -1,0 +1,59 @@
+/**
+ * What keeps one sender from turning the bot into a flood: a token bucket for replies, at most
+ * one "slow down" notice per cooldown, and one "budget spent" notice per day.
+ */
+import type { Config } from '../core/config'
+import type { StateStore } from './state'
+
+export interface Bucket {
+  tokens: number
+  at: number
+}
+
+/**
+ * The bucket at `now`: refilled at `perMinute` since `at`, never above `capacity`. A sender never
+ * seen before starts full. Pure, so the arithmetic is tested on its own.
+ */
+export function refill(bucket: Bucket | null, now: number, capacity: number, perMinute: number): Bucket {
+  if (!bucket) return { tokens: capacity, at: now }
+  const tokens = Math.min(capacity, bucket.tokens + Math.max(0, now - bucket.at) * (perMinute / 60_000))
+  return { tokens, at: now }
+}
+
+/** The shortest time between two slow-down notices to one sender. */
+export function noticeCooldownMs(perMinute: number): number {
+  return Math.max(60_000, 60_000 / perMinute)
+}
+
+export class Limits {
+  constructor(private readonly state: StateStore) {}
+
+  /** Takes one token from the sender's bucket; false when the bucket is empty. */
+  takeToken(config: Config, now: number): boolean {
+    const at = this.state.get('bucket_at')
+    const bucket = refill(
+      at === undefined ? null : { tokens: this.state.num('bucket_tokens', config.RATE_LIMIT_BURST), at: Number(at) },
+      now,
+      config.RATE_LIMIT_BURST,
+      config.RATE_LIMIT_PER_MINUTE
+    )
+    const ok = bucket.tokens >= 1
+    this.state.set('bucket_tokens', ok ? bucket.tokens - 1 : bucket.tokens)
+    this.state.set('bucket_at', now)
+    return ok
+  }
+
+  /** One slow-down notice per cooldown: a flood never turns into a flood of replies. */
+  takeNotice(config: Config, now: number): boolean {
+    if (now - this.state.num('notice_at', -Infinity) < noticeCooldownMs(config.RATE_LIMIT_PER_MINUTE)) return false
+    this.state.set('notice_at', now)
+    return true
+  }
+
+  /** True (and remembered) the first time on `day` that this sender is told the budget is spent. */
+  takeBudgetNotice(day: string): boolean {
+    if (this.state.get('budget_notice_day') === day) return false
+    this.state.set('budget_notice_day', day)
+    return true
+  }
+}

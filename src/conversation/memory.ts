@@ -1,0 +1,86 @@
+/**
+ * What the bot remembers of a conversation (`turns` table): the last MEMORY_TURNS turns, at most
+ * MEMORY_MAX_CHARS characters, forgotten after MEMORY_TTL_HOURS of silence. Turns are keyed by
+ * Meta's message id so an unsend removes and an edit replaces exactly the turn it changes.
+ */
+import type { Config } from '../core/config'
+import type { Turn } from '../llm/prompt'
+import type { InboundEvent } from '../meta/webhook'
+
+/** What the user said, as remembered for the next LLM call; null for events that say nothing. */
+export function memoryText(e: InboundEvent): string | null {
+  switch (e.kind) {
+    case 'text':
+    case 'story_reply':
+      return e.text
+    case 'quick_reply':
+      return e.text || e.payload
+    case 'postback':
+      return e.title || e.payload || null
+    case 'attachment':
+      return e.text?.trim() ? e.text : `[sent ${e.attachments.map((a) => a.type).join(', ')}]`
+    case 'story_mention':
+      return '[mentioned the business in their story]'
+    case 'unsupported':
+      return '[sent something the app cannot show]'
+    default:
+      return null
+  }
+}
+
+export class Memory {
+  constructor(private readonly sql: SqlStorage) {}
+
+  remember(role: Turn['role'], text: string, ts: number, mid: string | null, config: Config): void {
+    if (config.MEMORY_TURNS === 0 || config.MEMORY_MAX_CHARS === 0) return
+    this.sql.exec('INSERT INTO turns (mid, role, text, ts) VALUES (?, ?, ?, ?)', mid, role, text.slice(0, config.MEMORY_MAX_CHARS), ts)
+    this.trim(config)
+  }
+
+  private trim(config: Config): void {
+    this.sql.exec('DELETE FROM turns WHERE seq NOT IN (SELECT seq FROM turns ORDER BY ts DESC, seq DESC LIMIT ?)', config.MEMORY_TURNS)
+    let total = 0
+    for (const row of this.sql.exec<{ seq: number; text: string }>('SELECT seq, text FROM turns ORDER BY ts DESC, seq DESC')) {
+      total += row.text.length
+      if (total > config.MEMORY_MAX_CHARS) this.sql.exec('DELETE FROM turns WHERE seq = ?', row.seq)
+    }
+  }
+
+  /** The conversation up to message `ts`, without the message `excludeMid` itself, oldest first. */
+  before(ts: number, excludeMid: string): Turn[] {
+    return this.sql
+      .exec<{ role: string; text: string }>('SELECT role, text FROM turns WHERE ts <= ? AND (mid IS NULL OR mid != ?) ORDER BY ts, seq', ts, excludeMid)
+      .toArray()
+      .map((r) => ({ role: r.role === 'assistant' ? 'assistant' : 'user', text: r.text }))
+  }
+
+  /** The user unsent a message: it is forgotten. */
+  unsend(mid: string): void {
+    this.sql.exec('DELETE FROM turns WHERE mid = ?', mid)
+  }
+
+  /** The user edited a message: the remembered text follows. */
+  edit(mid: string, text: string, config: Config): void {
+    this.sql.exec("UPDATE turns SET text = ? WHERE mid = ? AND role = 'user'", text.slice(0, config.MEMORY_MAX_CHARS), mid)
+  }
+
+  clear(): void {
+    this.sql.exec('DELETE FROM turns')
+  }
+
+  /** Time of the newest turn, or null when nothing is remembered. */
+  newest(): number | null {
+    return this.sql.exec<{ t: number | null }>('SELECT MAX(ts) AS t FROM turns').toArray()[0]?.t ?? null
+  }
+
+  count(): number {
+    return this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM turns').one().n
+  }
+
+  all(): Turn[] {
+    return this.sql
+      .exec<{ role: string; text: string }>('SELECT role, text FROM turns ORDER BY ts, seq')
+      .toArray()
+      .map((r) => ({ role: r.role as Turn['role'], text: r.text }))
+  }
+}

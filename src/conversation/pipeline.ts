@@ -1,0 +1,221 @@
+/**
+ * Turns one accepted event into a reply, exactly once.
+ *
+ * Runs twice over: first in the Worker's `waitUntil` right after Meta has its 200, and again
+ * from the sender's Durable Object alarm for whatever could not finish there. Both talk to the
+ * same per-sender object through `JobStore`, which leases the job, keeps the generated reply (the
+ * LLM is never called twice for one job) and records every part as sending/sent before the next.
+ */
+import type { Config } from '../core/config'
+import type { JobOutcome, LeasedJob, PartGate, Turn } from './decision'
+import { MODERATION_TIMEOUT_MS } from '../llm/client'
+import type { Logger } from '../core/log'
+import { BudgetExhausted, retry } from '../core/retry'
+import { replyPolicy } from '../meta/window'
+
+/** The per-sender object's job methods (a Durable Object stub, or the object itself). */
+export interface JobStore {
+  lease(jobId: string, opts?: { now?: number; force?: boolean }): Promise<LeasedJob | null>
+  /** Stores the reply and records part 0 as in flight (the caller sends it next). */
+  saveReply(jobId: string, leaseId: string, parts: string[], outcome: string): Promise<boolean>
+  takeBudgetNotice(day: string): Promise<boolean>
+  beginPart(jobId: string, leaseId: string, idx: number, text: string): Promise<PartGate>
+  partSent(jobId: string, idx: number, outMid: string): Promise<void>
+  release(jobId: string, leaseId: string, opts?: { final?: string; retryAt?: number; notSent?: number }): Promise<JobOutcome | null>
+}
+
+export interface GeneratedReply {
+  outcome: string
+  text: string
+  rule?: string
+  reason?: string
+}
+
+export interface SendFailure {
+  retryable: boolean
+  category: string
+  /** No HTTP answer (network error, timeout): the message may or may not have been delivered. */
+  ambiguous?: boolean
+}
+
+export interface PipelineDeps {
+  config: Config
+  log: Logger
+  now(): number
+  sleep(ms: number): Promise<void>
+  /** When this runner must hand unfinished work back (inside waitUntil's 30 s, or the alarm's). */
+  deadline(): number
+  send: {
+    text(recipientId: string, text: string): Promise<{ messageId: string }>
+    action(recipientId: string, action: 'typing_on' | 'mark_seen'): Promise<void>
+  }
+  generate(input: { text: string; memory: Turn[]; context?: { storyUrl?: string; attachmentTypes?: string[]; adTitle?: string } }): Promise<GeneratedReply>
+  split(text: string): string[]
+  classify(err: unknown): SendFailure
+  /** Daily LLM budget of the account: true when one more call is allowed (and counted). */
+  spendBudget(day: string): Promise<boolean>
+  /** Outcome reporting for /healthz and counters. */
+  report(event: 'replied' | 'send_failed' | 'token_invalid' | 'over_budget' | 'leak_blocked' | 'refused', fields?: Record<string, string | number>): Promise<void>
+}
+
+export type RunResult = 'done' | 'deferred' | 'failed' | 'skipped'
+
+/** Below this much time left a runner does not start a job. */
+const MIN_START_MS = 2_000
+/** After a send whose outcome is unknown, how long to wait for its echo before sending again. */
+export const ECHO_GRACE_MS = 3 * 60_000
+
+function utcDay(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10)
+}
+
+/**
+ * Runs one job as far as it can before `deps.deadline()`. Never throws: every failure is either
+ * final (recorded as failed) or handed back to the object for a later alarm.
+ */
+export async function runJob(
+  deps: PipelineDeps,
+  store: JobStore,
+  jobId: string,
+  opts: { immediate?: boolean; leased?: LeasedJob } = {}
+): Promise<RunResult> {
+  const { config, log } = deps
+  const started = deps.now()
+  const deadline = deps.deadline()
+  // Too late to start: the job stays with the object, whose alarm runs it.
+  if (deadline - started < MIN_START_MS) return 'deferred'
+  let job: LeasedJob | null
+  try {
+    // Right after acceptance the job is due at once; from the alarm only when its retry time came.
+    job = opts.leased ?? (await store.lease(jobId, { force: opts.immediate }))
+  } catch (err) {
+    log.error('job_lease_failed', { error: errorName(err) })
+    return 'skipped'
+  }
+  if (!job) return 'skipped'
+  const jl = log.child({ job_kind: job.kind.type, attempt: job.attempts })
+  try {
+    let parts = job.parts
+    let firstBegun = false
+    const modelMs = config.LLM_TIMEOUT_MS + (config.MODERATION ? MODERATION_TIMEOUT_MS : 0)
+    if (!parts && job.kind.type === 'llm' && deadline - deps.now() < modelMs + MIN_START_MS) {
+      // Not enough time left for the model: give it back now rather than lose the lease mid-call.
+      await store.release(job.id, job.leaseId, { retryAt: deps.now() })
+      return 'deferred'
+    }
+    if (!parts) {
+      const generated = await generate(deps, store, job)
+      parts = deps.split(generated.text)
+      if (!(await store.saveReply(job.id, job.leaseId, parts, generated.outcome))) return 'skipped'
+      firstBegun = parts.length > 0
+      jl.info('reply_generated', { outcome: generated.outcome, parts: parts.length, ms: deps.now() - started, ...(generated.rule ? { rule: generated.rule } : {}) })
+    }
+    for (let idx = job.nextPart; idx < parts.length; idx++) {
+      const policy = replyPolicy({ now: deps.now(), lastUserMessageAt: job.lastUserAt, kind: 'automated' })
+      if (!policy.allowed) {
+        // A bot may not write outside the messaging window; the HUMAN_AGENT tag is for people.
+        await store.release(job.id, job.leaseId, { final: 'outside_window', ...(firstBegun && idx === 0 ? { notSent: 0 } : {}) })
+        jl.warn('reply_not_sent', { reason: policy.reason })
+        await deps.report('send_failed', { reason: 'outside_window' })
+        return 'failed'
+      }
+      const gate = firstBegun && idx === 0 ? 'go' : await store.beginPart(job.id, job.leaseId, idx, parts[idx]!)
+      if (gate === 'already_sent') {
+        // Its echo proved it delivered: record it like any sent part (this may finish the job).
+        await store.partSent(job.id, idx, '')
+        continue
+      }
+      if (gate === 'lost_lease') return 'skipped'
+      if (gate === 'wait_for_echo') {
+        await store.release(job.id, job.leaseId, { retryAt: deps.now() + ECHO_GRACE_MS })
+        return 'deferred'
+      }
+      const sent = await sendWithRetry(deps, job.userId, parts[idx]!, deadline)
+      if (sent.ok) {
+        await store.partSent(job.id, idx, sent.messageId)
+        continue
+      }
+      if (sent.final && sent.category === 'unknown') {
+        // Meta may have delivered it (for example code 1/1357046, or a 2xx without an id):
+        // count it as sent rather than risk a double message, and go on with the next part.
+        jl.warn('reply_part_maybe_delivered', { part: idx })
+        await store.partSent(job.id, idx, '')
+        continue
+      }
+      if (sent.final) {
+        await store.release(job.id, job.leaseId, { final: sent.category, notSent: idx })
+        jl.error('reply_failed', { reason: sent.category, part: idx })
+        await deps.report(sent.category === 'token_invalid' ? 'token_invalid' : 'send_failed', { reason: sent.category })
+        return 'failed'
+      }
+      const outcome = await store.release(job.id, job.leaseId, sent.ambiguous ? { retryAt: deps.now() + ECHO_GRACE_MS } : { notSent: idx })
+      jl.warn('reply_deferred', { reason: sent.category, part: idx, ms: deps.now() - started })
+      if (outcome?.state === 'failed') {
+        await deps.report('send_failed', { reason: outcome.reason })
+        return 'failed'
+      }
+      return 'deferred'
+    }
+    if (parts.length) {
+      if (config.MARK_SEEN) await deps.send.action(job.userId, 'mark_seen').catch(() => {})
+      await deps.report('replied', { ms: deps.now() - started })
+      jl.info('reply_sent', { parts: parts.length, ms: deps.now() - started, latency_ms: deps.now() - job.timestamp })
+    }
+    return 'done'
+  } catch (err) {
+    // Storage or programming errors: give the job back so the alarm tries again.
+    jl.error('job_error', { error: errorName(err) })
+    await store.release(job.id, job.leaseId).catch(() => {})
+    return 'deferred'
+  }
+}
+
+async function generate(deps: PipelineDeps, store: JobStore, job: LeasedJob): Promise<GeneratedReply> {
+  if (job.kind.type === 'fixed') return { outcome: job.kind.reason, text: job.kind.text }
+  // Every LLM reply is generated once (it is saved before sending), so it is charged once.
+  const day = utcDay(deps.now())
+  if (!(await deps.spendBudget(day))) {
+    await deps.report('over_budget')
+    const notice = await store.takeBudgetNotice(day)
+    return { outcome: 'over_budget', text: notice ? deps.config.BUDGET_REPLY : '' }
+  }
+  // Best effort, alongside the LLM call: a slow or failed typing indicator must not cost the reply.
+  const typing = deps.send.action(job.userId, 'typing_on').catch(() => {})
+  const reply = await deps.generate({ text: job.kind.text, memory: job.memory, context: job.kind.context })
+  await typing
+  if (reply.outcome === 'leak_blocked') await deps.report('leak_blocked')
+  if (reply.outcome === 'refused') await deps.report('refused')
+  return reply
+}
+
+type SendResult =
+  | { ok: true; messageId: string }
+  | { ok: false; final: boolean; category: string; ambiguous?: boolean }
+
+async function sendWithRetry(deps: PipelineDeps, userId: string, text: string, deadline: number): Promise<SendResult> {
+  try {
+    const { messageId } = await retry(() => deps.send.text(userId, text), {
+      deadline,
+      now: deps.now,
+      sleep: deps.sleep,
+      // The Send API has no idempotency key: after an unanswered request only the echo webhook
+      // can tell whether the message went out, so such a part waits for it instead of resending.
+      isRetryable: (err) => {
+        const f = deps.classify(err)
+        return f.retryable && !f.ambiguous
+      },
+    })
+    return { ok: true, messageId }
+  } catch (err) {
+    // Out of time before the first attempt: nothing was sent, so nothing to wait for.
+    if (err instanceof BudgetExhausted && err.attempts === 0) return { ok: false, final: false, category: 'deadline' }
+    const failure = deps.classify(err instanceof BudgetExhausted ? err.cause : err)
+    if (!failure.retryable) return { ok: false, final: true, category: failure.category }
+    return { ok: false, final: false, category: failure.category, ambiguous: failure.ambiguous }
+  }
+}
+
+function errorName(err: unknown): string {
+  // The name only: messages of third-party errors may carry request details.
+  return err instanceof Error ? err.name : 'unknown'
+}

@@ -1,0 +1,250 @@
+/**
+ * One Durable Object per (Instagram account, sender): the single consistent place that decides
+ * what happens to each event of a conversation. This file is the object's face: its RPC methods,
+ * its transactions and its alarm. The work is done by the stores it holds:
+ *
+ * - claims (here): exactly-once. Every message id is claimed with `INSERT OR IGNORE` in SQLite;
+ *   KV in front of it is only a cheap fast path, this table is the authority.
+ * - `decide.ts`: what a claimed event means (echo, opt-out, takeover, handoff, reply).
+ * - `limits.ts`: the sender's token bucket and notices.
+ * - `memory.ts`: the last turns of the conversation.
+ * - `jobs.ts`: reply jobs, leases and reply parts, retried from the alarm.
+ *
+ * SQL calls are synchronous and run without interleaving, so each RPC method below is atomic as
+ * long as it does not await between SQL statements (hashes are computed first).
+ */
+import { DurableObject } from 'cloudflare:workers'
+import { readConfig, type Config } from '../core/config'
+import { createLogger, hashId } from '../core/log'
+import { decideEvent, type ConversationStores } from './decide'
+import type { AcceptEvent, Accepted, JobOutcome, LeasedJob, PartGate, Turn } from './decision'
+import { createPipelineDeps } from './deps'
+import { Jobs, textHash } from './jobs'
+import { Limits } from './limits'
+import { Memory } from './memory'
+import { eventKey } from './names'
+import { runJob } from './pipeline'
+import { StateStore } from './state'
+
+const HOUR = 3_600_000
+/** Meta redelivers for up to 36 hours; claims are kept longer than that. */
+export const CLAIM_RETENTION_MS = 48 * HOUR
+/** Each job run from the alarm gets as long as one in waitUntil would. */
+const ALARM_JOB_BUDGET_MS = 25_000
+
+export interface AcceptInput {
+  accountId: string
+  userId: string
+  events: AcceptEvent[]
+  now?: number
+  /** Lease the first new job to the caller, who will run it at once. */
+  leaseFirst?: boolean
+}
+
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, ts INTEGER NOT NULL, claimed_at INTEGER NOT NULL, decision TEXT NOT NULL);
+  CREATE TABLE IF NOT EXISTS state (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+  CREATE TABLE IF NOT EXISTS turns (seq INTEGER PRIMARY KEY AUTOINCREMENT, mid TEXT, role TEXT NOT NULL, text TEXT NOT NULL, ts INTEGER NOT NULL);
+  CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY, ts INTEGER NOT NULL, kind TEXT NOT NULL, state TEXT NOT NULL,
+    parts TEXT, next_part INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,
+    next_at INTEGER NOT NULL, lease_until INTEGER NOT NULL DEFAULT 0, lease_id TEXT,
+    outcome TEXT, created_at INTEGER NOT NULL);
+  CREATE TABLE IF NOT EXISTS parts (job TEXT NOT NULL, idx INTEGER NOT NULL, state TEXT NOT NULL, hash TEXT NOT NULL, out_mid TEXT, at INTEGER NOT NULL, PRIMARY KEY (job, idx));
+  CREATE INDEX IF NOT EXISTS parts_hash ON parts (hash);
+  CREATE TABLE IF NOT EXISTS own (out_mid TEXT PRIMARY KEY, at INTEGER NOT NULL);
+`
+
+export class SenderObject extends DurableObject<Env> {
+  private readonly sql: SqlStorage
+  private readonly state: StateStore
+  private readonly memory: Memory
+  private readonly limits: Limits
+  private readonly jobs: Jobs
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env)
+    this.sql = ctx.storage.sql
+    this.sql.exec(SCHEMA)
+    this.state = new StateStore(this.sql)
+    this.memory = new Memory(this.sql)
+    this.limits = new Limits(this.state)
+    this.jobs = new Jobs(this.sql, this.state, this.memory, (now) => this.scheduleAlarm(now, this.config()))
+  }
+
+  private get stores(): ConversationStores {
+    return { state: this.state, memory: this.memory, limits: this.limits, jobs: this.jobs }
+  }
+
+  private config(): Config {
+    const cfg = readConfig(this.env)
+    if (!cfg.ok) throw new Error(cfg.message)
+    return cfg.config
+  }
+
+  /**
+   * Decides every event of one delivery for this sender, in `timestamp` order (Meta does not
+   * guarantee delivery order). Returns one decision per input event, in input order.
+   */
+  async accept(input: AcceptInput): Promise<Accepted[]> {
+    const config = this.config()
+    const now = input.now ?? Date.now()
+    const order = input.events.map((e, i) => ({ e, i })).sort((a, b) => a.e.timestamp - b.e.timestamp)
+    // Hashes of echoed texts, computed before the transaction (it cannot await): an echo whose
+    // text matches a part the bot is sending or has sent is the bot's own.
+    const echoHashes = new Map<number, string>()
+    for (const { e, i } of order) {
+      if (e.kind === 'echo' && e.text) echoHashes.set(i, await textHash(e.text))
+    }
+    const results: Accepted[] = new Array(input.events.length)
+    // One transaction: if anything fails, no claim of this batch stands, so Meta's redelivery
+    // after our 503 is decided afresh instead of being taken for a duplicate.
+    this.ctx.storage.transactionSync(() => {
+      if (!this.state.get('account_id')) {
+        this.state.set('account_id', input.accountId)
+        this.state.set('user_id', input.userId)
+      }
+      for (const { e, i } of order) results[i] = this.claim(e, now, config, echoHashes.get(i))
+      // The Worker runs the first new job right after its 200: hand it the lease now and save
+      // it a round trip. (Later jobs of the batch wait behind this one anyway.)
+      const first = input.leaseFirst ? order.map(({ i }) => results[i]!).find((r) => r.job) : undefined
+      if (first?.job) first.lease = this.jobs.lease(first.job, now, true) ?? undefined
+      this.scheduleAlarm(now, config)
+    })
+    return results
+  }
+
+  private claim(e: AcceptEvent, now: number, config: Config, echoHash?: string): Accepted {
+    const key = eventKey(e)
+    const claimed =
+      this.sql.exec('INSERT OR IGNORE INTO claims (key, ts, claimed_at, decision) VALUES (?, ?, ?, ?)', key, e.timestamp, now, 'pending').rowsWritten > 0
+    if (!claimed) return { key, kind: e.kind, decision: 'duplicate' }
+    const { decision, job } = decideEvent(this.stores, { e, key, now, config, echoHash })
+    this.sql.exec('UPDATE claims SET decision = ? WHERE key = ?', decision, key)
+    return { key, kind: e.kind, decision, ...(job ? { job } : {}) }
+  }
+
+  /**
+   * Hands a job to a runner. Null when the job is finished, leased by someone else, not due yet,
+   * or waiting behind an earlier message of this sender (replies go out in order).
+   */
+  async lease(jobId: string, opts: { now?: number; force?: boolean } = {}): Promise<LeasedJob | null> {
+    return this.jobs.lease(jobId, opts.now ?? Date.now(), opts.force ?? false)
+  }
+
+  /** Stores the generated reply so a retry never calls the LLM again. */
+  async saveReply(jobId: string, leaseId: string, parts: string[], outcome: string, now = Date.now()): Promise<boolean> {
+    const firstHash = parts.length ? await textHash(parts[0]!) : ''
+    return this.jobs.saveReply(jobId, leaseId, parts, outcome, firstHash, now)
+  }
+
+  /** True (and remembered) the first time today this sender is told the budget is spent. */
+  async takeBudgetNotice(day: string): Promise<boolean> {
+    return this.limits.takeBudgetNotice(day)
+  }
+
+  /**
+   * Called before sending part `idx`. Records the part as in flight (with a hash of its text, so
+   * its echo can be recognised even if the Send API's response is lost).
+   */
+  async beginPart(jobId: string, leaseId: string, idx: number, text: string, now = Date.now()): Promise<PartGate> {
+    const hash = await textHash(text)
+    return this.jobs.beginPart(jobId, leaseId, idx, hash, now)
+  }
+
+  /** Records part `idx` as delivered; the last part finishes the job and enters memory. */
+  async partSent(jobId: string, idx: number, outMid: string, now = Date.now()): Promise<void> {
+    const finished = this.jobs.partSent(jobId, idx, outMid, now)
+    if (!finished) return
+    this.memory.remember('assistant', finished.text, finished.ts, outMid || null, this.config())
+    this.state.set('last_reply_at', now)
+  }
+
+  /** A runner gives a job back unfinished: retry from the alarm with a growing delay. */
+  async release(jobId: string, leaseId: string, opts: { final?: string; now?: number; retryAt?: number; notSent?: number } = {}): Promise<JobOutcome | null> {
+    return this.jobs.release(jobId, leaseId, { ...opts, now: opts.now ?? Date.now() })
+  }
+
+  /** Unfinished jobs of this sender, oldest message first. */
+  async pendingJobs(): Promise<string[]> {
+    return this.jobs.pending()
+  }
+
+  /**
+   * Leases the job a Worker runner may take now: the sender's first unfinished job, if it was
+   * never attempted and nobody holds it. One call, however long the queue.
+   */
+  async leaseNextFresh(now = Date.now()): Promise<LeasedJob | null> {
+    const id = this.jobs.firstFresh()
+    return id ? this.jobs.lease(id, now, true) : null
+  }
+
+  /** The earliest moment this object has work: a job retry, memory expiry or claim pruning. */
+  private scheduleAlarm(now: number, config: Config): void {
+    const times: number[] = []
+    const job = this.jobs.nextRunAt()
+    if (job !== null) times.push(job)
+    const lastTurn = this.memory.newest()
+    if (lastTurn) times.push(Math.max(lastTurn, this.state.num('last_user_at')) + config.MEMORY_TTL_HOURS * HOUR)
+    const oldestClaim = this.sql.exec<{ t: number | null }>('SELECT MIN(claimed_at) AS t FROM claims').toArray()[0]?.t
+    if (oldestClaim) times.push(oldestClaim + CLAIM_RETENTION_MS)
+    if (!times.length) return
+    void this.ctx.storage.setAlarm(Math.max(Math.min(...times), now))
+  }
+
+  /** Retries due jobs, then forgets what is no longer needed. */
+  override async alarm(): Promise<void> {
+    const config = this.config()
+    const log = createLogger({ component: 'sender_alarm', sender: await hashId(this.state.get('user_id') ?? '', config.APP_SECRET) })
+    const deps = createPipelineDeps(this.env, config, log, () => Date.now() + ALARM_JOB_BUDGET_MS)
+    // Jobs never attempted (queued behind a finished one) run at once; retries at their time.
+    for (const id of this.jobs.pending()) await runJob(deps, this, id, { immediate: id === this.jobs.firstFresh() })
+    this.expire(Date.now(), config)
+    this.scheduleAlarm(Date.now(), config)
+  }
+
+  private expire(now: number, config: Config): void {
+    const lastActivity = Math.max(this.state.num('last_user_at'), this.memory.newest() ?? 0)
+    if (now - lastActivity >= config.MEMORY_TTL_HOURS * HOUR) this.memory.clear()
+    this.sql.exec('DELETE FROM claims WHERE claimed_at < ?', now - CLAIM_RETENTION_MS)
+    this.jobs.expire(now)
+    // Nothing left to do or remember: keep only an opt-out, which must outlive everything else.
+    if (this.claimCount() + this.memory.count() + this.jobs.count() === 0) this.state.clearAllButOptOut()
+  }
+
+  private claimCount(): number {
+    return this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM claims').one().n
+  }
+
+  /**
+   * Data deletion: erases everything this object stores about the sender (claims, memory,
+   * pending replies, flags, its alarm) and returns the dedup keys so the caller can delete
+   * them from KV too. Idempotent.
+   */
+  async forget(): Promise<string[]> {
+    const keys = this.sql.exec<{ key: string }>('SELECT key FROM claims').toArray().map((r) => r.key)
+    // deleteAll also removes the alarm (compatibility date 2026-02-24 or later).
+    await this.ctx.storage.deleteAll()
+    this.sql.exec(SCHEMA)
+    return keys
+  }
+
+  /** Test and data-deletion helper: everything stored about this sender. */
+  async snapshot(): Promise<{
+    claims: number
+    decisions: Record<string, number>
+    turns: Turn[]
+    jobs: { id: string; state: string; outcome: string | null; attempts: number }[]
+    state: Record<string, string>
+  }> {
+    return {
+      claims: this.claimCount(),
+      decisions: Object.fromEntries(
+        this.sql.exec<{ decision: string; n: number }>('SELECT decision, COUNT(*) AS n FROM claims GROUP BY decision').toArray().map((r) => [r.decision, r.n])
+      ),
+      turns: this.memory.all(),
+      jobs: this.jobs.summary(),
+      state: this.state.all(),
+    }
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * The Worker's HTTP surface. Routes only wire: read, verify, parse, hand on, respond.
+ * The order in POST /webhook is the security contract: size cap, raw bytes, signature,
+ * then (and only then) JSON and schema parsing.
+ */
+import { Hono } from 'hono'
+import { MAX_WEBHOOK_BYTES, readBodyCapped } from './body'
+import { safeEqual } from '../core/compare'
+import { appSecrets, readConfig } from '../core/config'
+import { createLogger, type Logger } from '../core/log'
+import { verifySignature } from '../meta/signature'
+import { parseWebhook } from '../meta/webhook'
+import type { AccountStatus } from '../conversation/account'
+import { forgetCachedToken } from '../conversation/deps'
+import { handleDelivery } from '../conversation/ingest'
+import { eraseUser, getDeletion, saveDeletion } from '../conversation/erase'
+import { createMetaCallbacks } from './meta-callbacks'
+import { count, counterSnapshot } from '../core/metrics'
+import pkg from '../../package.json'
+
+export const VERSION: string = pkg.version
+
+type AppEnv = { Bindings: Env; Variables: { log: Logger } }
+
+export function createApp() {
+  const app = new Hono<AppEnv>()
+
+  app.use(async (c, next) => {
+    const ray = c.req.header('cf-ray')
+    c.set('log', createLogger(ray ? { request_id: ray } : {}))
+    await next()
+  })
+
+  app.get('/webhook', async (c) => {
+    const log = c.get('log')
+    const cfg = readConfig(c.env)
+    if (!cfg.ok) {
+      log.error('config_error', { message: cfg.message })
+      return c.text('Service Unavailable', 503)
+    }
+    const mode = c.req.query('hub.mode')
+    const token = c.req.query('hub.verify_token') ?? ''
+    const challenge = c.req.query('hub.challenge')
+    const tokenOk = await safeEqual(token, cfg.config.VERIFY_TOKEN)
+    if (mode === 'subscribe' && tokenOk && challenge !== undefined && challenge.length <= 256) {
+      log.info('subscription_verified')
+      return c.text(challenge, 200)
+    }
+    log.warn('subscription_rejected', { mode_ok: mode === 'subscribe', token_ok: tokenOk })
+    return c.text('Forbidden', 403)
+  })
+
+  app.post('/webhook', async (c) => {
+    const started = Date.now()
+    const log = c.get('log')
+    const cfg = readConfig(c.env)
+    if (!cfg.ok) {
+      // 503 makes Meta redeliver later, so nothing is lost while the Worker is misconfigured.
+      log.error('config_error', { message: cfg.message })
+      return c.text('Service Unavailable', 503)
+    }
+    const body = await readBodyCapped(c.req.raw, MAX_WEBHOOK_BYTES)
+    if (!body.ok) {
+      log.warn('webhook_too_large')
+      return c.text('Payload Too Large', 413)
+    }
+    const header = c.req.header('x-hub-signature-256')
+    if (!(await verifySignature(body.bytes, header, appSecrets(cfg.config)))) {
+      count(c.env, 'signature_rejected')
+      log.warn('signature_rejected', {
+        reason: header ? 'mismatch_or_malformed' : 'missing_header',
+        sha1_header_only: !header && c.req.header('x-hub-signature') !== undefined,
+        bytes: body.bytes.byteLength,
+      })
+      return c.text('Unauthorized', 401)
+    }
+    let json: unknown
+    try {
+      json = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(body.bytes))
+    } catch {
+      log.warn('webhook_bad_json', { bytes: body.bytes.byteLength })
+      return c.text('Bad Request', 400)
+    }
+    const parsed = parseWebhook(json)
+    if (!parsed.ok) {
+      log.warn('webhook_bad_shape', { reason: parsed.reason })
+      return c.text('Bad Request', 400)
+    }
+    const { webhook } = parsed
+    // A few examples are enough to debug a bad sender; a junk batch must not flood the logs.
+    for (const s of webhook.skipped.slice(0, 5)) log.warn('webhook_item_skipped', { entry: s.entry, item: s.item, reason: s.reason })
+    if (webhook.object !== 'instagram') {
+      log.info('webhook_object_not_handled', { object: webhook.object.slice(0, 32) })
+      return c.text('EVENT_RECEIVED', 200)
+    }
+    count(c.env, 'received', webhook.events.length)
+    const outcome = await handleDelivery(
+      { env: c.env, config: cfg.config, log, waitUntil: (p) => c.executionCtx.waitUntil(p) },
+      webhook.events
+    )
+    log.info('webhook_received', {
+      events: webhook.events.length,
+      skipped: webhook.skipped.length,
+      bytes: body.bytes.byteLength,
+      ack_ms: Date.now() - started,
+      ...outcome.counts,
+    })
+    if (!outcome.ok) return c.text('Service Unavailable', 503)
+    return c.text('EVENT_RECEIVED', 200)
+  })
+
+  app.get('/healthz', async (c) => {
+    const cfg = readConfig(c.env)
+    const counters = counterSnapshot()
+    if (!cfg.ok) {
+      return c.json({ status: 'misconfigured', version: VERSION, missing: [...cfg.missing, ...cfg.invalid], degraded: ['misconfigured'], counters })
+    }
+    const degraded: string[] = []
+    let account: AccountStatus | null = null
+    try {
+      account = await c.env.ACCOUNT.getByName(cfg.config.IG_ACCOUNT_ID).status(cfg.config.LLM_DAILY_BUDGET)
+      degraded.push(...account.token.degraded_reasons)
+      if (account.budgetExhausted) degraded.push('llm_budget_exhausted')
+    } catch {
+      degraded.push('account_object_unreachable')
+    }
+    return c.json({
+      status: degraded.length ? 'degraded' : 'ok',
+      version: VERSION,
+      missing: [],
+      degraded,
+      counters,
+      last_reply_at: account?.lastReplyAt ? new Date(account.lastReplyAt).toISOString() : null,
+      send_failed_total: account?.sendFailed ?? null,
+      llm_budget: account ? { day: account.day, used: account.llmCallsToday, limit: account.budget } : null,
+      token: account ? { ...account.token, invalid: account.tokenInvalid !== null, deauthorized: account.deauthorized } : null,
+    })
+  })
+
+  app.route(
+    '/',
+    createMetaCallbacks<AppEnv>((c) => {
+      const cfg = readConfig(c.env)
+      if (!cfg.ok) {
+        c.get('log').error('config_error', { message: cfg.message })
+        return null
+      }
+      const env = c.env
+      return {
+        secrets: appSecrets(cfg.config),
+        now: () => Date.now(),
+        log: c.get('log'),
+        hashKey: cfg.config.APP_SECRET,
+        eraseUser: (userId) => eraseUser(env, cfg.config, userId),
+        deauthorize: async () => {
+          await env.ACCOUNT.getByName(cfg.config.IG_ACCOUNT_ID).deauthorize()
+          forgetCachedToken(cfg.config.IG_ACCOUNT_ID)
+        },
+        saveDeletion: (code, rec) => saveDeletion(env.DEDUP, code, rec),
+        getDeletion: (code) => getDeletion(env.DEDUP, code),
+      }
+    })
+  )
+
+  app.notFound((c) => c.text('Not Found', 404))
+  app.onError((err, c) => {
+    // Generic body; the log line carries the class of error, never request content.
+    createLogger().error('unhandled_error', { error: err instanceof Error ? err.name : 'unknown' })
+    return c.text('Internal Server Error', 500)
+  })
+  return app
+}

@@ -1,0 +1,124 @@
+/**
+ * What the bot says for one inbound text: screen the input, build the spotlighted prompt, ask
+ * the model, check the answer. Returns text and an outcome; it never splits or sends (the
+ * reply pipeline does). Every decision is logged with the rule that fired, never with text.
+ */
+import type { Config } from '../core/config'
+import { screenInput } from './guard'
+import { LlmError, type LlmClient } from './client'
+import type { Logger } from '../core/log'
+import { checkReply } from './output-guard'
+import { buildPrompt, type PromptContext, type Turn } from './prompt'
+
+export interface ReplyDeps {
+  config: Config
+  llm: LlmClient
+  log: Logger
+  canary: string
+  /** Resolves true when the text must not be sent (MODERATION=on); may throw. */
+  moderate?: (text: string) => Promise<boolean>
+}
+
+export interface ReplyInput {
+  text: string
+  memory: Turn[]
+  context?: PromptContext
+}
+
+export type ReplyResult =
+  | { outcome: 'llm'; text: string }
+  | { outcome: 'refused'; text: string; rule: string }
+  | { outcome: 'leak_blocked'; text: string }
+  | { outcome: 'output_blocked'; text: string; reason: string }
+  | { outcome: 'fallback'; text: string; reason: string }
+
+// Instagram shows at most MAX_REPLY_PARTS messages of 1000 bytes each per reply.
+const IG_MESSAGE_BYTES = 1000
+
+/**
+ * The operator text a reply must never repeat: the persona/policy part of the system message.
+ * Business facts are excluded because quoting them is the assistant's job.
+ */
+function leakReference(system: string, facts: string | undefined): string {
+  const f = facts?.trim()
+  return f ? system.split(f).join('\n') : system
+}
+
+export async function generateReply(deps: ReplyDeps, input: ReplyInput): Promise<ReplyResult> {
+  const { config, log } = deps
+  const started = Date.now()
+  const done = (result: ReplyResult, fields: Record<string, string | number | boolean> = {}) => {
+    log[result.outcome === 'llm' ? 'info' : 'warn']('reply_decision', { outcome: result.outcome, ms: Date.now() - started, ...fields })
+    return result
+  }
+
+  const screen = screenInput(input.text)
+  if (screen.flagged) {
+    const rule = screen.rule ?? 'unknown'
+    log.warn('injection_flagged', { rule, score: screen.score ?? 0, action: config.INJECTION_ACTION })
+    if (config.INJECTION_ACTION === 'refuse') {
+      // The refusal is fixed text: echoing or paraphrasing the attack would hand it a channel.
+      return done({ outcome: 'refused', text: config.REFUSAL_REPLY, rule }, { rule })
+    }
+  }
+
+  const { messages } = buildPrompt({
+    systemPrompt: config.SYSTEM_PROMPT,
+    ...(config.BUSINESS_FACTS ? { businessFacts: config.BUSINESS_FACTS } : {}),
+    canary: deps.canary,
+    memory: input.memory,
+    text: input.text,
+    ...(input.context ? { context: input.context } : {}),
+  })
+
+  let raw: string
+  try {
+    raw = await deps.llm.complete(messages)
+  } catch (err) {
+    const reason = err instanceof LlmError ? err.reason : 'error'
+    const fields: Record<string, string | number> = { reason }
+    if (err instanceof LlmError && err.status !== undefined) fields.status = err.status
+    log.warn('llm_failed', fields)
+    return done({ outcome: 'fallback', text: config.FALLBACK_REPLY, reason }, fields)
+  }
+
+  const checked = checkReply(raw, {
+    canary: deps.canary,
+    systemPrompt: leakReference(messages[0]!.content, config.BUSINESS_FACTS),
+    allowedDomains: config.ALLOWED_LINK_DOMAINS,
+    maxBytes: config.MAX_REPLY_PARTS * IG_MESSAGE_BYTES,
+  })
+  if (!checked.ok) {
+    if (checked.reason === 'leak') {
+      log.error('leak_blocked', { rule: checked.rule })
+      return done({ outcome: 'leak_blocked', text: config.REFUSAL_REPLY }, { rule: checked.rule })
+    }
+    log.warn('output_blocked', { reason: checked.reason, rule: checked.rule })
+    return done(
+      { outcome: 'output_blocked', text: config.REFUSAL_REPLY, reason: checked.reason },
+      { reason: checked.reason, rule: checked.rule }
+    )
+  }
+  if (checked.linksRemoved) log.info('links_removed', { count: checked.linksRemoved })
+  if (checked.truncated) log.info('reply_truncated')
+
+  if (config.MODERATION && deps.moderate) {
+    let flagged: boolean
+    try {
+      flagged = await deps.moderate(checked.text)
+    } catch (err) {
+      // Fail closed: with moderation switched on, an unchecked reply is not sent.
+      const reason = err instanceof LlmError ? `moderation_${err.reason}` : 'moderation_error'
+      log.warn('moderation_failed', { reason })
+      return done({ outcome: 'fallback', text: config.FALLBACK_REPLY, reason }, { reason })
+    }
+    if (flagged) {
+      log.warn('output_blocked', { reason: 'moderation', rule: 'moderation' })
+      return done(
+        { outcome: 'output_blocked', text: config.REFUSAL_REPLY, reason: 'moderation' },
+        { reason: 'moderation' }
+      )
+    }
+  }
+  return done({ outcome: 'llm', text: checked.text }, { bytes: new TextEncoder().encode(checked.text).byteLength })
+}

@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest'
+import { decideEvent, jobFor } from '../../src/conversation/decide'
+import type { InboundEvent } from '../../src/meta/webhook'
+import { testConfig } from '../helpers/deliver'
+import { withStores } from './stores'
+
+const NOW = 1_800_000_000_000
+let seq = 0
+function text(body: string, over: Partial<InboundEvent> = {}): InboundEvent {
+  return { kind: 'text', mid: `m${++seq}`, text: body, accountId: 'acct', senderId: 'user', recipientId: 'acct', timestamp: NOW, source: 'messaging', ...over } as InboundEvent
+}
+const decide = (s: Parameters<typeof decideEvent>[0], e: InboundEvent, config = testConfig()) =>
+  decideEvent(s, { e, key: 'mid' in e ? String(e.mid) : 'k', now: NOW, config })
+
+describe('what an event asks for', () => {
+  it('asks the model for words, and a fixed reply for a bare attachment', () => {
+    const config = { ...testConfig(), ATTACHMENT_REPLY: 'Thanks!' }
+    expect(jobFor(text('hi'), config)).toEqual({ type: 'llm', text: 'hi', context: undefined })
+    const photo = { ...text(''), kind: 'attachment', attachments: [{ type: 'image' }] } as InboundEvent
+    expect(jobFor(photo, config)).toEqual({ type: 'fixed', text: 'Thanks!', reason: 'attachment' })
+    expect(jobFor(photo, { ...config, ATTACHMENT_REPLY: '' })).toBeNull()
+  })
+})
+
+describe('the conversation state machine', () => {
+  it('answers a new message with a reply job and remembers it', async () => {
+    await withStores((s) => {
+      expect(decide(s, text('Are you open?'))).toMatchObject({ decision: 'new' })
+      expect(s.memory.all()).toEqual([{ role: 'user', text: 'Are you open?' }])
+    })
+  })
+
+  it('never answers a message older than the messaging window', async () => {
+    await withStores((s) => {
+      expect(decide(s, text('old', { timestamp: NOW - 25 * 3_600_000 }))).toEqual({ decision: 'stale' })
+    })
+  })
+
+  it('honours STOP even when the bucket is empty, forgets memory and remembers nothing after', async () => {
+    const config = { ...testConfig(), RATE_LIMIT_BURST: 1 }
+    await withStores((s) => {
+      decide(s, text('one'), config)
+      expect(decide(s, text('two'), config).decision).toMatch(/^rate_limited/)
+      expect(decide(s, text('STOP'), config)).toMatchObject({ decision: 'opt_out' })
+      expect(s.memory.count()).toBe(0)
+      expect(decide(s, text('still there?'), config)).toEqual({ decision: 'opted_out' })
+      expect(s.memory.count()).toBe(0)
+    })
+  })
+
+  it('is paused by a person\'s echo and remembers what the person said', async () => {
+    await withStores((s) => {
+      const echo = { ...text('A person here'), kind: 'echo', senderId: 'acct', recipientId: 'user' } as InboundEvent
+      expect(decide(s, echo)).toEqual({ decision: 'human_echo' })
+      expect(decide(s, text('thanks'))).toEqual({ decision: 'paused' })
+      expect(s.memory.all().map((t) => t.role)).toEqual(['assistant', 'user'])
+    })
+  })
+
+  it('hands off to a person once and then stays quiet', async () => {
+    await withStores((s) => {
+      expect(decide(s, text('can I talk to a person'))).toMatchObject({ decision: 'handoff' })
+      expect(decide(s, text('hello?'))).toEqual({ decision: 'paused' })
+    })
+  })
+
+  it('ignores the business messaging itself and events from the standby channel', async () => {
+    await withStores((s) => {
+      expect(decide(s, text('note to self', { senderId: 'acct' }))).toEqual({ decision: 'self' })
+      expect(decide(s, text('hi', { source: 'standby' }))).toEqual({ decision: 'ignored' })
+    })
+  })
+})

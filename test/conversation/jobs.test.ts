@@ -1,0 +1,157 @@
+import { describe, expect, it } from 'vitest'
+import { LEASE_MS, retryDelayMs, textHash, WINDOW_MS } from '../../src/conversation/jobs'
+import { ECHO_GRACE_MS } from '../../src/conversation/pipeline'
+import { withStores } from './stores'
+
+const fixed = (text: string) => ({ type: 'fixed' as const, text, reason: 'test' })
+const T = 1_800_000_000_000
+
+describe('retry delays', () => {
+  it('start at 5 s, double per attempt and stop at 15 minutes', () => {
+    expect([1, 2, 3, 4].map(retryDelayMs)).toEqual([5_000, 10_000, 20_000, 40_000])
+    expect(retryDelayMs(30)).toBe(15 * 60_000)
+  })
+})
+
+describe('reply text hashes', () => {
+  it('ignore surrounding white space and differ for different texts', async () => {
+    expect(await textHash(' hello ')).toBe(await textHash('hello'))
+    expect(await textHash('hello')).not.toBe(await textHash('hello!'))
+    expect(await textHash('hello')).toMatch(/^[0-9a-f]{24}$/)
+  })
+})
+
+describe('reply jobs', () => {
+  it('leases a job to one runner at a time, until the lease runs out', async () => {
+    await withStores(({ jobs }) => {
+      jobs.create('m1', T, fixed('hi'), T)
+      const a = jobs.lease('m1', T, true)
+      expect(a?.kind).toEqual(fixed('hi'))
+      expect(jobs.lease('m1', T + 1, true)).toBeNull()
+      expect(jobs.lease('m1', T + LEASE_MS + 1, true)?.leaseId).not.toBe(a?.leaseId)
+    })
+  })
+
+  it('keeps a later message waiting until the earlier one is finished', async () => {
+    await withStores(({ jobs }) => {
+      jobs.create('m2', T + 5, fixed('second'), T)
+      jobs.create('m1', T, fixed('first'), T)
+      expect(jobs.lease('m2', T, true)).toBeNull()
+      const first = jobs.lease('m1', T, true)!
+      expect(jobs.saveReply('m1', first.leaseId, ['first'], 'fixed', 'h', T)).toBe(true)
+      expect(jobs.partSent('m1', 0, 'out1', T + 1)).toEqual({ text: 'first', ts: T + 1 })
+      expect(jobs.lease('m2', T + 2, true)?.id).toBe('m2')
+    })
+  })
+
+  it('records each part before the next and ends the job with the last', async () => {
+    await withStores(({ jobs }) => {
+      jobs.create('m1', T, fixed('x'), T)
+      const l = jobs.lease('m1', T, true)!
+      jobs.saveReply('m1', l.leaseId, ['a', 'b'], 'llm', 'ha', T)
+      expect(jobs.beginPart('m1', l.leaseId, 0, 'ha', T)).toBe('wait_for_echo')
+      expect(jobs.partSent('m1', 0, 'o1', T)).toBeNull()
+      expect(jobs.beginPart('m1', l.leaseId, 0, 'ha', T)).toBe('already_sent')
+      expect(jobs.beginPart('m1', l.leaseId, 1, 'hb', T)).toBe('go')
+      expect(jobs.partSent('m1', 1, 'o2', T)).toEqual({ text: 'a b', ts: T })
+      expect(jobs.isOwn('o1') && jobs.isOwn('o2')).toBe(true)
+      expect(jobs.pending()).toEqual([])
+    })
+  })
+
+  it('lets a part whose send went unanswered go again only after the echo grace period', async () => {
+    await withStores(({ jobs }) => {
+      jobs.create('m1', T, fixed('x'), T)
+      const l = jobs.lease('m1', T, true)!
+      jobs.saveReply('m1', l.leaseId, ['a'], 'llm', 'ha', T)
+      expect(jobs.beginPart('m1', l.leaseId, 0, 'ha', T + 1)).toBe('wait_for_echo')
+      // The grace period outlasts a lease: a later runner asks again.
+      const late = T + ECHO_GRACE_MS - 1
+      const l2 = jobs.lease('m1', late, true)!
+      expect(jobs.beginPart('m1', l2.leaseId, 0, 'ha', late)).toBe('wait_for_echo')
+      const l3 = jobs.lease('m1', late + LEASE_MS, true)!
+      expect(jobs.beginPart('m1', l3.leaseId, 0, 'ha', late + LEASE_MS)).toBe('go')
+    })
+  })
+
+  it('refuses a reply or a part from a runner that lost its lease', async () => {
+    await withStores(({ jobs }) => {
+      jobs.create('m1', T, fixed('x'), T)
+      const l = jobs.lease('m1', T, true)!
+      expect(jobs.saveReply('m1', 'someone-else', ['a'], 'llm', 'h', T)).toBe(false)
+      expect(jobs.beginPart('m1', l.leaseId, 0, 'h', T + LEASE_MS)).toBe('lost_lease')
+    })
+  })
+
+  it('retries a given-back job later with a growing delay and asks for the alarm', async () => {
+    await withStores(({ jobs, wakes }) => {
+      jobs.create('m1', T, fixed('x'), T)
+      const l1 = jobs.lease('m1', T, true)!
+      expect(jobs.release('m1', l1.leaseId, { now: T })).toBeNull()
+      expect(wakes).toContain(T)
+      expect(jobs.nextRunAt()).toBe(T + 5_000)
+      expect(jobs.lease('m1', T + 4_999, false)).toBeNull()
+      const l2 = jobs.lease('m1', T + 5_000, false)!
+      expect(l2.attempts).toBe(1)
+      jobs.release('m1', l2.leaseId, { now: T + 5_000 })
+      expect(jobs.nextRunAt()).toBe(T + 15_000)
+    })
+  })
+
+  it('fails a job whose retry would fall after its messaging window, and lets the next go', async () => {
+    await withStores(({ jobs }) => {
+      jobs.create('m1', T, fixed('x'), T)
+      jobs.create('m2', T + 1, fixed('y'), T)
+      const l = jobs.lease('m1', T + WINDOW_MS - 1_000, true)!
+      expect(jobs.release('m1', l.leaseId, { now: T + WINDOW_MS - 1_000 })).toEqual({ state: 'failed', reason: 'window_closed' })
+      expect(jobs.pending()).toEqual(['m2'])
+    })
+  })
+
+  it('cancels a queued reply when the sender is opted out or paused, but not a confirmation', async () => {
+    await withStores(({ jobs, state }) => {
+      jobs.create('m1', T, { type: 'llm', text: 'hi' }, T)
+      jobs.create('m2', T + 1, { type: 'fixed', text: 'bye', reason: 'opt_out' }, T)
+      state.set('opted_out', 1)
+      expect(jobs.lease('m1', T, true)).toBeNull()
+      expect(jobs.summary()[0]).toMatchObject({ id: 'm1', state: 'cancelled', outcome: 'opted_out' })
+      expect(jobs.lease('m2', T, true)?.kind).toMatchObject({ reason: 'opt_out' })
+    })
+  })
+
+  it('cancels a reply to an unsent message unless it was already generated', async () => {
+    await withStores(({ jobs }) => {
+      jobs.create('m1', T, fixed('x'), T)
+      jobs.create('m2', T + 1, fixed('y'), T)
+      const l = jobs.lease('m1', T, true)!
+      jobs.saveReply('m1', l.leaseId, ['x'], 'fixed', 'h', T)
+      jobs.cancelUnsent('m1')
+      jobs.cancelUnsent('m2')
+      expect(jobs.summary().map((j) => j.state)).toEqual(['generated', 'cancelled'])
+    })
+  })
+
+  it('takes an echo of a part in flight as the bot\'s own and settles that part', async () => {
+    await withStores(async ({ jobs }) => {
+      jobs.create('m1', T, fixed('x'), T)
+      const l = jobs.lease('m1', T, true)!
+      const h = await textHash('hello there')
+      jobs.saveReply('m1', l.leaseId, ['hello there'], 'llm', h, T)
+      expect(jobs.claimEcho(await textHash('someone else'), 'e0', T)).toBe(false)
+      expect(jobs.claimEcho(h, 'e1', T + 10)).toBe(true)
+      expect(jobs.isOwn('e1')).toBe(true)
+      expect(jobs.beginPart('m1', l.leaseId, 0, h, T + 20)).toBe('already_sent')
+    })
+  })
+
+  it('forgets finished jobs after the retention time but never an open one', async () => {
+    await withStores(({ jobs }) => {
+      jobs.create('done', T, fixed('x'), T)
+      jobs.create('open', T + 1, fixed('y'), T)
+      const l = jobs.lease('done', T, true)!
+      jobs.release('done', l.leaseId, { now: T, final: 'policy' })
+      jobs.expire(T + 49 * 3_600_000)
+      expect(jobs.summary().map((j) => j.id)).toEqual(['open'])
+    })
+  })
+})

@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest'
+import { memoryText } from '../../src/conversation/memory'
+import type { InboundEvent } from '../../src/meta/webhook'
+import { testConfig } from '../helpers/deliver'
+import { withStores } from './stores'
+
+const base = { accountId: 'a', senderId: 'u', recipientId: 'a', timestamp: 1, source: 'messaging' } as const
+
+describe('what a user event is remembered as', () => {
+  it('keeps words, and describes what has no words', () => {
+    expect(memoryText({ ...base, kind: 'text', mid: 'm', text: 'hi' } as InboundEvent)).toBe('hi')
+    expect(memoryText({ ...base, kind: 'attachment', mid: 'm', attachments: [{ type: 'image' }, { type: 'video' }] } as InboundEvent)).toBe('[sent image, video]')
+    expect(memoryText({ ...base, kind: 'story_mention', mid: 'm' } as InboundEvent)).toBe('[mentioned the business in their story]')
+    expect(memoryText({ ...base, kind: 'read', mid: 'm' } as InboundEvent)).toBeNull()
+  })
+})
+
+describe('conversation memory', () => {
+  it('keeps only the last MEMORY_TURNS turns, oldest first', async () => {
+    const config = { ...testConfig(), MEMORY_TURNS: 3 }
+    await withStores(({ memory }) => {
+      for (let i = 1; i <= 5; i++) memory.remember(i % 2 ? 'user' : 'assistant', `t${i}`, i, `m${i}`, config)
+      expect(memory.all().map((t) => t.text)).toEqual(['t3', 't4', 't5'])
+    })
+  })
+
+  it('drops the oldest turns past MEMORY_MAX_CHARS and cuts one over-long turn', async () => {
+    const config = { ...testConfig(), MEMORY_MAX_CHARS: 10 }
+    await withStores(({ memory }) => {
+      memory.remember('user', 'aaaaaa', 1, 'm1', config)
+      memory.remember('user', 'bbbbbb', 2, 'm2', config)
+      expect(memory.all().map((t) => t.text)).toEqual(['bbbbbb'])
+      memory.remember('user', 'x'.repeat(50), 3, 'm3', config)
+      expect(memory.all().map((t) => t.text)).toEqual(['x'.repeat(10)])
+    })
+  })
+
+  it('remembers nothing when memory is turned off', async () => {
+    await withStores(({ memory }) => {
+      memory.remember('user', 'hello', 1, 'm1', { ...testConfig(), MEMORY_TURNS: 0 })
+      expect(memory.count()).toBe(0)
+    })
+  })
+
+  it('gives the turns before a message without the message itself', async () => {
+    const config = testConfig()
+    await withStores(({ memory }) => {
+      memory.remember('user', 'first', 1, 'm1', config)
+      memory.remember('assistant', 'answer', 2, null, config)
+      memory.remember('user', 'second', 3, 'm3', config)
+      memory.remember('user', 'later', 9, 'm9', config)
+      expect(memory.before(3, 'm3')).toEqual([
+        { role: 'user', text: 'first' },
+        { role: 'assistant', text: 'answer' },
+      ])
+    })
+  })
+
+  it('forgets an unsent message and follows an edit of a user turn only', async () => {
+    const config = testConfig()
+    await withStores(({ memory }) => {
+      memory.remember('user', 'typo', 1, 'm1', config)
+      memory.remember('assistant', 'bot', 2, 'm2', config)
+      memory.edit('m1', 'fixed', config)
+      memory.edit('m2', 'not mine to edit', config)
+      expect(memory.all().map((t) => t.text)).toEqual(['fixed', 'bot'])
+      memory.unsend('m1')
+      expect(memory.all().map((t) => t.text)).toEqual(['bot'])
+      expect(memory.newest()).toBe(2)
+    })
+  })
+})

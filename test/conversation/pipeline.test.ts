@@ -1,0 +1,406 @@
+import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
+import { env } from 'cloudflare:workers'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { createLogger } from '../../src/core/log'
+import { runJob, type PipelineDeps } from '../../src/conversation/pipeline'
+import type { SenderObject } from '../../src/conversation/sender'
+import { DEFAULT_ACCOUNT_ID, newMid } from '../../tools/payloads'
+import { postItems, senderStub, newSender, testConfig } from '../helpers/deliver'
+import { eventually, installNetwork } from '../helpers/network'
+
+let net: ReturnType<typeof installNetwork>
+afterEach(() => net?.restore())
+
+const config = testConfig
+
+/** Accepts one text message directly in the sender's object and returns its job id. */
+async function acceptText(sender: string, text = 'hello', now = Date.now()) {
+  const [r] = await senderStub(sender).accept({
+    accountId: DEFAULT_ACCOUNT_ID,
+    userId: sender,
+    now,
+    events: [{ kind: 'text', source: 'messaging', accountId: DEFAULT_ACCOUNT_ID, senderId: sender, recipientId: DEFAULT_ACCOUNT_ID, timestamp: now, mid: newMid(), text }],
+  })
+  return r!.job!
+}
+
+class FakeClock {
+  t = Date.now()
+  sleeps: number[] = []
+  now = () => this.t
+  sleep = async (ms: number) => {
+    this.sleeps.push(ms)
+    this.t += ms
+  }
+}
+
+function fakeDeps(over: Partial<PipelineDeps> = {}, clock = new FakeClock()) {
+  const sent: string[] = []
+  const actions: string[] = []
+  const deps: PipelineDeps = {
+    config: config(),
+    log: createLogger({ test: true }),
+    now: clock.now,
+    sleep: clock.sleep,
+    deadline: () => clock.t + 25_000,
+    send: {
+      text: async (_id, text) => {
+        sent.push(text)
+        return { messageId: `m_${sent.length}` }
+      },
+      action: async (_id, a) => {
+        actions.push(a)
+      },
+    },
+    generate: async ({ text }) => ({ outcome: 'llm', text: `answer to ${text}` }),
+    split: (t) => (t ? [t] : []),
+    classify: (err) => (err as { failure: { retryable: boolean; category: string; ambiguous?: boolean } }).failure,
+    spendBudget: async () => true,
+    report: async () => {},
+    ...over,
+  }
+  return { deps, sent, actions, clock }
+}
+
+const failure = (retryable: boolean, category: string, ambiguous = false) => Object.assign(new Error(category), { failure: { retryable, category, ambiguous } })
+
+describe('the reply pipeline through the Worker', () => {
+  beforeEach(() => {
+    net = installNetwork()
+  })
+
+  it('sends typing_on, calls the LLM once with the memory, replies once and marks the message seen', async () => {
+    const sender = newSender()
+    await postItems([{ senderId: sender, text: 'Do you ship to Austria?', timestamp: Date.now() - 5000 }])
+    await postItems([{ senderId: sender, text: 'And how long does it take?' }])
+    const calls = net.graph.filter((c) => c.body.recipient?.id === sender)
+    expect(calls.map((c) => c.body.sender_action ?? 'text')).toEqual(['typing_on', 'text', 'mark_seen', 'typing_on', 'text', 'mark_seen'])
+    for (const c of calls) {
+      expect(c.path).toBe('/v25.0/me/messages')
+      expect(c.auth).toBe('Bearer test-ig-token')
+    }
+    expect(calls[1]!.body).toMatchObject({ recipient: { id: sender }, message: { text: expect.any(String) } })
+    const second = net.llm.at(-1)!.messages.map((m) => m.content).join('\n')
+    expect(second).toContain('Do you ship to Austria?')
+    expect(second).toContain('And how long does it take?')
+    expect(net.llm.at(-1)!.tools).toBeUndefined()
+  })
+
+  it('posts to the configured account id', async () => {
+    const sender = newSender()
+    await postItems([{ senderId: sender, text: 'hi' }], { IG_ACCOUNT_ID: '17841400000000001' } as Partial<Env>)
+    expect(net.graph.filter((c) => c.body.recipient?.id === sender).every((c) => c.path === '/v25.0/17841400000000001/messages')).toBe(true)
+  })
+
+  it('sends exactly one fallback reply when the LLM answers 500', async () => {
+    net.restore()
+    net = installNetwork({ llm: () => new Response('{"error":{"message":"boom"}}', { status: 500 }) })
+    const sender = newSender()
+    await postItems([{ senderId: sender, text: 'hello?' }])
+    expect(net.textsTo(sender)).toEqual([config().FALLBACK_REPLY])
+    expect(net.llm).toHaveLength(1)
+  })
+
+  it('answers stickers, story mentions and postbacks by kind, and reactions and reads not at all', async () => {
+    const sender = newSender()
+    const t = Date.now() - 20_000
+    await postItems([{ senderId: sender, kind: 'image', timestamp: t }])
+    await postItems([{ senderId: sender, kind: 'story_mention', timestamp: t + 1 }])
+    await postItems([{ senderId: sender, kind: 'postback', text: 'Opening hours', timestamp: t + 2 }])
+    await postItems([{ senderId: sender, kind: 'reaction', timestamp: t + 3 }])
+    await postItems([{ senderId: sender, kind: 'read', timestamp: t + 4 }])
+    const texts = net.textsTo(sender)
+    expect(texts[0]).toBe(config().ATTACHMENT_REPLY)
+    expect(texts[1]).toBe(config().STORY_MENTION_REPLY)
+    expect(texts).toHaveLength(3)
+    expect(net.llm.at(-1)!.messages.map((m) => m.content).join('\n')).toContain('Opening hours')
+  })
+
+  it('delivers later from the alarm, exactly once, when the Send API fails beyond the waitUntil budget', async () => {
+    let down = true
+    net.restore()
+    net = installNetwork({
+      graph: (call) =>
+        down && !call.body.sender_action
+          ? Response.json({ error: { message: 'An unexpected error has occurred.', type: 'OAuthException', code: 2, is_transient: true } }, { status: 500 })
+          : undefined,
+    })
+    const sender = newSender()
+    const stub = senderStub(sender)
+    // A job whose first run could not send: simulate the end of the waitUntil budget directly.
+    const job = await acceptText(sender, 'are you there?')
+    const clock = new FakeClock()
+    const real = (await import('../../src/conversation/deps')).createPipelineDeps(env, config(), createLogger(), () => clock.t + 20_000)
+    expect(await runJob({ ...real, now: clock.now, sleep: clock.sleep }, stub, job, { immediate: true })).toBe('deferred')
+    expect(net.textsTo(sender)).toHaveLength(0)
+    expect(net.llm).toHaveLength(1)
+    down = false
+    await runInDurableObject(stub, (_o: SenderObject, state) => {
+      state.storage.sql.exec('UPDATE jobs SET next_at = 0')
+    })
+    expect(await runDurableObjectAlarm(stub)).toBe(true)
+    expect(net.textsTo(sender)).toHaveLength(1)
+    // The reply generated in the first run is reused: the LLM is not called again.
+    expect(net.llm).toHaveLength(1)
+    expect((await stub.snapshot()).jobs).toEqual([expect.objectContaining({ id: job, state: 'done' })])
+    await runDurableObjectAlarm(stub)
+    expect(net.textsTo(sender)).toHaveLength(1)
+  })
+
+  it('still replies once when the webhook is redelivered while the reply is being retried', async () => {
+    let fails = 3
+    net.restore()
+    net = installNetwork({
+      graph: (call) =>
+        !call.body.sender_action && fails-- > 0
+          ? Response.json({ error: { message: 'Please retry', type: 'OAuthException', code: 1, is_transient: true } }, { status: 500 })
+          : undefined,
+    })
+    const sender = newSender()
+    const mid = newMid()
+    await Promise.all([postItems([{ senderId: sender, mid, text: 'hello' }]), postItems([{ senderId: sender, mid, text: 'hello' }])])
+    await postItems([{ senderId: sender, mid, text: 'hello' }])
+    expect(net.textsTo(sender)).toHaveLength(1)
+  })
+})
+
+describe('runJob with injected dependencies', () => {
+  it('retries transient Send API errors with growing, jittered waits and then records the part once', async () => {
+    const sender = newSender()
+    const job = await acceptText(sender)
+    let n = 0
+    const { deps, sent, clock } = fakeDeps()
+    deps.send.text = async (_id, text) => {
+      if (n++ < 3) throw failure(true, 'transient')
+      sent.push(text)
+      return { messageId: 'm_ok' }
+    }
+    expect(await runJob(deps, senderStub(sender), job, { immediate: true })).toBe('done')
+    expect(sent).toEqual(['answer to hello'])
+    expect(clock.sleeps).toHaveLength(3)
+    clock.sleeps.forEach((ms, i) => expect(ms).toBeLessThan(500 * 2 ** i))
+  })
+
+  it('does not retry final errors and records the job as failed', async () => {
+    for (const category of ['token_invalid', 'outside_window', 'user_unavailable', 'bad_request']) {
+      const sender = newSender()
+      const job = await acceptText(sender)
+      let calls = 0
+      const reports: string[] = []
+      const { deps } = fakeDeps({ report: async (e) => void reports.push(e) })
+      deps.send.text = async () => {
+        calls++
+        throw failure(false, category)
+      }
+      expect(await runJob(deps, senderStub(sender), job, { immediate: true })).toBe('failed')
+      expect(calls).toBe(1)
+      expect((await senderStub(sender).snapshot()).jobs[0]).toMatchObject({ state: 'failed', outcome: category })
+      expect(reports).toContain(category === 'token_invalid' ? 'token_invalid' : 'send_failed')
+    }
+  })
+
+  it('never sends a part twice: an unanswered send waits for its echo instead of resending', async () => {
+    const sender = newSender()
+    const stub = senderStub(sender)
+    const job = await acceptText(sender)
+    const { deps, sent } = fakeDeps()
+    deps.send.text = async (_id, text) => {
+      sent.push(text)
+      throw failure(true, 'transient', true)
+    }
+    expect(await runJob(deps, stub, job, { immediate: true })).toBe('deferred')
+    expect(sent).toHaveLength(1)
+    // The message did go out: its echo arrives and settles the part.
+    const now = Date.now()
+    await stub.accept({ accountId: DEFAULT_ACCOUNT_ID, userId: sender, now, events: [{ kind: 'echo', source: 'messaging', accountId: DEFAULT_ACCOUNT_ID, senderId: DEFAULT_ACCOUNT_ID, recipientId: sender, timestamp: now, mid: 'm_echo', text: sent[0], hasAttachments: false }] })
+    await runInDurableObject(stub, (_o: SenderObject, state) => {
+      state.storage.sql.exec('UPDATE jobs SET next_at = 0')
+      state.storage.sql.exec('UPDATE parts SET at = 0')
+    })
+    const second = fakeDeps()
+    expect(await runJob(second.deps, stub, job)).toBe('done')
+    expect(second.sent).toHaveLength(0)
+    const snap = await stub.snapshot()
+    expect(snap.decisions.own_echo).toBe(1)
+    // The echo-confirmed part finishes the job, so later messages are not held behind it.
+    expect(snap.jobs[0]).toMatchObject({ state: 'done' })
+  })
+
+  it('counts a part Meta may have delivered despite an error as sent, so its echo does not look like a person', async () => {
+    const sender = newSender()
+    const stub = senderStub(sender)
+    const job = await acceptText(sender)
+    const { deps } = fakeDeps({ split: () => ['first part', 'second part'] })
+    const sent: string[] = []
+    deps.send.text = async (_id, text) => {
+      sent.push(text)
+      if (text === 'first part') throw failure(false, 'unknown')
+      return { messageId: 'm_2' }
+    }
+    expect(await runJob(deps, stub, job, { immediate: true })).toBe('done')
+    expect(sent).toEqual(['first part', 'second part'])
+    const now = Date.now()
+    const [echo] = await stub.accept({ accountId: DEFAULT_ACCOUNT_ID, userId: sender, now, events: [{ kind: 'echo', source: 'messaging', accountId: DEFAULT_ACCOUNT_ID, senderId: DEFAULT_ACCOUNT_ID, recipientId: sender, timestamp: now, mid: 'm_unknown', text: 'first part', hasAttachments: false }] })
+    expect(echo!.decision).toBe('own_echo')
+    expect((await stub.snapshot()).state.paused_until).toBeUndefined()
+  })
+
+  it('drops a queued reply when a person takes over before it is sent', async () => {
+    const sender = newSender()
+    const stub = senderStub(sender)
+    const job = await acceptText(sender)
+    const now = Date.now()
+    await stub.accept({ accountId: DEFAULT_ACCOUNT_ID, userId: sender, now, events: [{ kind: 'echo', source: 'messaging', accountId: DEFAULT_ACCOUNT_ID, senderId: DEFAULT_ACCOUNT_ID, recipientId: sender, timestamp: now, mid: 'm_person', text: 'I am a person', hasAttachments: false }] })
+    const { deps, sent } = fakeDeps()
+    expect(await runJob(deps, stub, job, { immediate: true })).toBe('skipped')
+    expect(sent).toHaveLength(0)
+    expect((await stub.snapshot()).jobs[0]).toMatchObject({ state: 'cancelled', outcome: 'paused' })
+  })
+
+  it('does not send the reply to a message the user unsent while it was being generated', async () => {
+    const sender = newSender()
+    const stub = senderStub(sender)
+    const t = Date.now()
+    const mid = newMid()
+    const [r] = await stub.accept({ accountId: DEFAULT_ACCOUNT_ID, userId: sender, now: t, events: [{ kind: 'text', source: 'messaging', accountId: DEFAULT_ACCOUNT_ID, senderId: sender, recipientId: DEFAULT_ACCOUNT_ID, timestamp: t, mid, text: 'oops' }] })
+    const { deps, sent } = fakeDeps({
+      generate: async () => {
+        await stub.accept({ accountId: DEFAULT_ACCOUNT_ID, userId: sender, events: [{ kind: 'unsend', source: 'messaging', accountId: DEFAULT_ACCOUNT_ID, senderId: sender, recipientId: DEFAULT_ACCOUNT_ID, timestamp: t + 1, mid }] })
+        return { outcome: 'llm', text: 'answer' }
+      },
+    })
+    expect(await runJob(deps, stub, r!.job!, { immediate: true })).toBe('skipped')
+    expect(sent).toHaveLength(0)
+    expect((await stub.snapshot()).jobs[0]).toMatchObject({ state: 'cancelled', outcome: 'unsent' })
+  })
+
+  it('sets the alarm for the first job in message order, not for one waiting behind it', async () => {
+    const sender = newSender()
+    const stub = senderStub(sender)
+    const t = Date.now() - 1000
+    const first = await acceptText(sender, 'first', t)
+    const second = await acceptText(sender, 'second', t + 1)
+    // The second is overdue, but it must wait for the first: it must not make the alarm fire now.
+    await runInDurableObject(stub, (_o: SenderObject, state) => state.storage.sql.exec('UPDATE jobs SET next_at = 0 WHERE id = ?', second))
+    const clock = new FakeClock()
+    const { deps } = fakeDeps({ deadline: () => clock.t + 20_000 }, clock)
+    deps.send.text = async () => {
+      throw failure(true, 'transient')
+    }
+    expect(await runJob(deps, stub, first, { immediate: true })).toBe('deferred')
+    const { alarm, firstNext } = await runInDurableObject(stub, async (_o: SenderObject, state) => ({
+      alarm: await state.storage.getAlarm(),
+      firstNext: state.storage.sql.exec<{ next_at: number }>('SELECT next_at FROM jobs WHERE id = ?', first).one().next_at,
+    }))
+    expect(alarm).toBe(firstNext)
+    expect(alarm).toBeGreaterThan(Date.now() + 1000)
+  })
+
+  it('sends multi-part replies in order and resumes after the last confirmed part', async () => {
+    const sender = newSender()
+    const stub = senderStub(sender)
+    const job = await acceptText(sender)
+    const clock = new FakeClock()
+    const first = fakeDeps({ split: () => ['one', 'two', 'three'], deadline: () => clock.t + 20_000 }, clock)
+    first.deps.send.text = async (_id, text) => {
+      if (text === 'two') throw failure(true, 'transient')
+      first.sent.push(text)
+      return { messageId: `m_${text}` }
+    }
+    // Part two keeps failing until the budget runs out; part one was recorded before it.
+    expect(await runJob(first.deps, stub, job, { immediate: true })).toBe('deferred')
+    expect(first.sent).toEqual(['one'])
+    const parts = await runInDurableObject(stub, (_o: SenderObject, state) => state.storage.sql.exec<{ idx: number; state: string }>('SELECT idx, state FROM parts ORDER BY idx').toArray())
+    expect(parts).toEqual([{ idx: 0, state: 'sent' }])
+    await runInDurableObject(stub, (_o: SenderObject, state) => state.storage.sql.exec('UPDATE jobs SET next_at = 0'))
+    const second = fakeDeps({ split: () => ['never', 'used'] })
+    expect(await runJob(second.deps, stub, job)).toBe('done')
+    expect(second.sent).toEqual(['two', 'three'])
+  })
+
+  it('calls the LLM no more than once per job even when sending is retried from the alarm', async () => {
+    const sender = newSender()
+    const stub = senderStub(sender)
+    const job = await acceptText(sender)
+    let generated = 0
+    const clock = new FakeClock()
+    const first = fakeDeps({ generate: async () => ({ outcome: 'llm', text: `reply ${++generated}` }), deadline: () => clock.t + 20_000 }, clock)
+    first.deps.send.text = async () => {
+      throw failure(true, 'rate_limited')
+    }
+    expect(await runJob(first.deps, stub, job, { immediate: true })).toBe('deferred')
+    await runInDurableObject(stub, (_o: SenderObject, state) => state.storage.sql.exec('UPDATE jobs SET next_at = 0'))
+    const second = fakeDeps({ generate: async () => ({ outcome: 'llm', text: `reply ${++generated}` }) })
+    expect(await runJob(second.deps, stub, job)).toBe('done')
+    expect(generated).toBe(1)
+    expect(second.sent).toEqual(['reply 1'])
+  })
+
+  it('records a reply that cannot be sent before the 24-hour window closes as failed', async () => {
+    const sender = newSender()
+    const stub = senderStub(sender)
+    const t = Date.now() - 23.99 * 3_600_000
+    const job = await acceptText(sender, 'late', t)
+    const clock = new FakeClock()
+    clock.t = t + 24 * 3_600_000
+    const { deps, sent } = fakeDeps({}, clock)
+    expect(await runJob(deps, stub, job, { immediate: true })).toBe('failed')
+    expect(sent).toHaveLength(0)
+    expect((await stub.snapshot()).jobs[0]).toMatchObject({ state: 'failed', outcome: 'outside_window' })
+  })
+
+  it('leaves no part in flight when the time ran out before the first send attempt', async () => {
+    const sender = newSender()
+    const stub = senderStub(sender)
+    const job = await acceptText(sender)
+    const clock = new FakeClock()
+    const { deps, sent } = fakeDeps(
+      {
+        deadline: () => clock.t + 20_000,
+        // A slow model: by the time the reply is ready the budget is spent.
+        generate: async () => {
+          clock.t += 30_000
+          return { outcome: 'llm', text: 'late answer' }
+        },
+      },
+      clock
+    )
+    expect(await runJob(deps, stub, job, { immediate: true })).toBe('deferred')
+    expect(sent).toHaveLength(0)
+    const parts = await runInDurableObject(stub, (_o: SenderObject, state) => state.storage.sql.exec('SELECT * FROM parts').toArray())
+    // Not "maybe delivered": the retry sends it without waiting minutes for an echo.
+    expect(parts).toEqual([])
+  })
+
+  it('treats a person typing the same words as an earlier, confirmed reply as a person', async () => {
+    const sender = newSender()
+    const stub = senderStub(sender)
+    const job = await acceptText(sender)
+    const { deps } = fakeDeps({ generate: async () => ({ outcome: 'llm', text: 'Thanks!' }) })
+    expect(await runJob(deps, stub, job, { immediate: true })).toBe('done')
+    const now = Date.now()
+    const [echo] = await stub.accept({ accountId: DEFAULT_ACCOUNT_ID, userId: sender, now, events: [{ kind: 'echo', source: 'messaging', accountId: DEFAULT_ACCOUNT_ID, senderId: DEFAULT_ACCOUNT_ID, recipientId: sender, timestamp: now, mid: 'm_typed_by_anna', text: 'Thanks!', hasAttachments: false }] })
+    expect(echo!.decision).toBe('human_echo')
+  })
+
+  it('does not run a job from the alarm before its retry time', async () => {
+    const sender = newSender()
+    const job = await acceptText(sender)
+    const { deps, sent } = fakeDeps()
+    expect(await runJob(deps, senderStub(sender), job)).toBe('skipped')
+    expect(sent).toHaveLength(0)
+  })
+
+  it('hands work back untouched when too little of the budget is left to start', async () => {
+    const sender = newSender()
+    const job = await acceptText(sender)
+    const clock = new FakeClock()
+    const { deps, sent } = fakeDeps({ deadline: () => clock.t + 500 }, clock)
+    expect(await runJob(deps, senderStub(sender), job, { immediate: true })).toBe('deferred')
+    expect(sent).toHaveLength(0)
+  })
+})
+
+it('eventually helper fails when the condition never holds', async () => {
+  await expect(eventually(() => false, 50)).rejects.toThrow('condition not met')
+})

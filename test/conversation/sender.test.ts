@@ -1,0 +1,272 @@
+import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
+import { env } from 'cloudflare:workers'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { SEEN_TTL_SECONDS } from '../../src/conversation/ingest'
+import type { SenderObject } from '../../src/conversation/sender'
+import { DEFAULT_ACCOUNT_ID, delivery, messagingItem, newMid } from '../../tools/payloads'
+import { post, postItems, senderStub, newSender } from '../helpers/deliver'
+import { installNetwork } from '../helpers/network'
+
+let net: ReturnType<typeof installNetwork>
+beforeEach(() => {
+  net = installNetwork()
+})
+afterEach(() => net.restore())
+
+
+describe('exactly-once acceptance', () => {
+  it('accepts exactly one of twelve concurrent deliveries of the same message id, all answered 200', async () => {
+    const sender = newSender()
+    const mid = newMid()
+    const body = delivery([messagingItem({ senderId: sender, mid, text: 'Are you open on Sunday?' })])
+    const responses = await Promise.all(Array.from({ length: 12 }, () => post(body)))
+    expect(responses.map((r) => r.status)).toEqual(Array(12).fill(200))
+    const snap = await senderStub(sender).snapshot()
+    expect(snap.claims).toBe(1)
+    expect(snap.jobs).toHaveLength(1)
+    expect(snap.decisions).toEqual({ new: 1 })
+    expect(net.textsTo(sender)).toHaveLength(1)
+  })
+
+  it('accepts a redelivery later as a duplicate, and only the new ids of a mixed batch', async () => {
+    const sender = newSender()
+    const first = newMid()
+    expect((await postItems([{ senderId: sender, mid: first }])).status).toBe(200)
+    // An hour later (the KV entry may have expired at the edge; the object still knows).
+    await env.DEDUP.delete(`seen:${DEFAULT_ACCOUNT_ID}:${first}`)
+    const second = newMid()
+    const third = newMid()
+    const res = await postItems([
+      { senderId: sender, mid: first, timestamp: Date.now() - 3_600_000 },
+      { senderId: sender, mid: second, text: 'What are your prices?' },
+      { senderId: sender, mid: third, text: 'And do you deliver?' },
+    ])
+    expect(res.status).toBe(200)
+    const snap = await senderStub(sender).snapshot()
+    expect(snap.claims).toBe(3)
+    expect(snap.jobs.map((j) => j.id).sort()).toEqual([first, second, third].sort())
+    expect(net.textsTo(sender)).toHaveLength(3)
+  })
+
+  it('records a seen id in KV with a TTL past Meta\'s 36-hour redelivery horizon', async () => {
+    const sender = newSender()
+    const mid = newMid()
+    await postItems([{ senderId: sender, mid }])
+    const { value, metadata } = await env.DEDUP.getWithMetadata(`seen:${DEFAULT_ACCOUNT_ID}:${mid}`)
+    expect(value).toBe('1')
+    expect(metadata).toBeNull()
+    expect(SEEN_TTL_SECONDS).toBeGreaterThanOrEqual(36 * 3600)
+  })
+
+  it('answers 503 and marks nothing as seen when the sender object cannot be reached', async () => {
+    const sender = newSender()
+    const mid = newMid()
+    const broken = {
+      getByName: () => ({ accept: () => Promise.reject(new Error('Durable Object unreachable')) }),
+    } as unknown as Env['SENDER']
+    const res = await postItems([{ senderId: sender, mid }], { SENDER: broken })
+    expect(res.status).toBe(503)
+    expect(await env.DEDUP.get(`seen:${DEFAULT_ACCOUNT_ID}:${mid}`)).toBeNull()
+    expect(net.textsTo(sender)).toHaveLength(0)
+  })
+})
+
+describe('leases', () => {
+  it('hands the first new job of a delivery to the Worker already leased, and to nobody else', async () => {
+    const sender = newSender()
+    const stub = senderStub(sender)
+    const now = Date.now()
+    const event = (i: number) => ({ kind: 'text' as const, source: 'messaging' as const, accountId: DEFAULT_ACCOUNT_ID, senderId: sender, recipientId: DEFAULT_ACCOUNT_ID, timestamp: now + i, mid: newMid(), text: `m${i}` })
+    const results = await stub.accept({ accountId: DEFAULT_ACCOUNT_ID, userId: sender, now, leaseFirst: true, events: [event(1), event(0)] })
+    const first = results[1]!
+    expect(first.lease).toMatchObject({ id: first.job, userId: sender, memory: [] })
+    expect(results[0]!.lease).toBeUndefined()
+    // Neither the alarm nor another runner can take it while the lease lasts, nor the later job.
+    expect(await stub.lease(first.job!, { force: true })).toBeNull()
+    expect(await stub.lease(results[0]!.job!, { force: true })).toBeNull()
+  })
+})
+
+describe('rate limiting', () => {
+  it('accepts exactly RATE_LIMIT_BURST of 20 concurrent messages and decides at most one slow-down notice', async () => {
+    const sender = newSender()
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => postItems([{ senderId: sender, text: `message ${i}` }]))
+    )
+    expect(responses.every((r) => r.status === 200)).toBe(true)
+    const snap = await senderStub(sender).snapshot()
+    expect(snap.decisions.new).toBe(5)
+    expect(snap.decisions.rate_limited_notice ?? 0).toBeLessThanOrEqual(1)
+    expect((snap.decisions.rate_limited ?? 0) + (snap.decisions.rate_limited_notice ?? 0)).toBe(15)
+    // Five answers and one notice at most: a flood never becomes a flood of replies.
+    expect(net.textsTo(sender).length).toBeLessThanOrEqual(6)
+    expect(net.textsTo(sender).filter((t) => t.includes('faster than I can answer')).length).toBeLessThanOrEqual(1)
+  })
+
+  it('refills tokens with time', async () => {
+    const sender = newSender()
+    const stub = senderStub(sender)
+    const t0 = Date.now()
+    const msg = (dt: number) => ({ ...(messagingItem({ senderId: sender, timestamp: t0 + dt }) as object) })
+    const toEvent = (dt: number) => {
+      const item = msg(dt) as { sender: { id: string }; recipient: { id: string }; timestamp: number; message: { mid: string; text: string } }
+      return { kind: 'text' as const, source: 'messaging' as const, accountId: DEFAULT_ACCOUNT_ID, senderId: sender, recipientId: DEFAULT_ACCOUNT_ID, timestamp: item.timestamp, mid: item.message.mid, text: 'hi' }
+    }
+    const decide = async (dt: number) => (await stub.accept({ accountId: DEFAULT_ACCOUNT_ID, userId: sender, events: [toEvent(dt)], now: t0 + dt }))[0]!.decision
+    for (let i = 0; i < 5; i++) expect(await decide(i)).toBe('new')
+    expect(await decide(10)).toBe('rate_limited_notice')
+    expect(await decide(20)).toBe('rate_limited')
+    // RATE_LIMIT_PER_MINUTE = 6: one token every 10 s.
+    expect(await decide(10_000)).toBe('new')
+    expect(await decide(10_010)).toBe('rate_limited')
+    expect(await decide(30_100)).toBe('new')
+  })
+})
+
+describe('account budget', () => {
+  it('is exact under concurrency across many senders', async () => {
+    const account = env.ACCOUNT.getByName('budget-test-account')
+    const results = await Promise.all(Array.from({ length: 40 }, () => account.spend('2026-11-28', 17)))
+    expect(results.filter(Boolean)).toHaveLength(17)
+    const status = await account.status(17, Date.parse('2026-11-28T12:00:00Z'))
+    expect(status).toMatchObject({ llmCallsToday: 17, budgetExhausted: true })
+  })
+
+  it('sends each sender one notice per day and calls no LLM when the budget is spent', async () => {
+    const senders = [newSender(), newSender(), newSender()]
+    // A fresh account object, so earlier tests' calls do not count.
+    const override = { LLM_DAILY_BUDGET: '1', IG_ACCOUNT_ID: 'budget-notice-account' } as unknown as Partial<Env>
+    await postItems([{ senderId: senders[0], text: 'first question' }], override)
+    const llmCalls = net.llm.length
+    expect(net.textsTo(senders[0]!)).toHaveLength(1)
+    for (const s of senders.slice(1)) {
+      await postItems([{ senderId: s, text: 'a question' }], override)
+      await postItems([{ senderId: s, text: 'another question' }], override)
+      expect(net.textsTo(s)).toEqual([expect.stringContaining('resting for today')])
+    }
+    expect(net.llm.length).toBe(llmCalls)
+  })
+})
+
+describe('conversation memory', () => {
+  it('keeps the last MEMORY_TURNS turns and sends them to the LLM', async () => {
+    const sender = newSender()
+    const t0 = Date.now() - 60_000
+    for (let i = 0; i < 4; i++) await postItems([{ senderId: sender, text: `question ${i}`, timestamp: t0 + i * 1000 }])
+    const snap = await senderStub(sender).snapshot()
+    expect(snap.turns.filter((t) => t.role === 'user').map((t) => t.text)).toEqual(['question 0', 'question 1', 'question 2', 'question 3'])
+    expect(snap.turns.filter((t) => t.role === 'assistant')).toHaveLength(4)
+    const lastCall = net.llm.at(-1)!
+    const contents = lastCall.messages.map((m) => m.content).join('\n')
+    expect(contents).toContain('question 2')
+    expect(contents).toContain('question 3')
+  })
+
+  it('trims to MEMORY_TURNS turns', async () => {
+    const sender = newSender()
+    const stub = senderStub(sender)
+    // Spread out in time so the rate limit lets every message through.
+    const t0 = Date.now() - 5 * 60_000
+    for (let i = 0; i < 14; i++) {
+      await stub.accept({ accountId: DEFAULT_ACCOUNT_ID, userId: sender, now: t0 + i * 20_000, events: [{ kind: 'text', source: 'messaging', accountId: DEFAULT_ACCOUNT_ID, senderId: sender, recipientId: DEFAULT_ACCOUNT_ID, timestamp: t0 + i * 20_000, mid: newMid(), text: `turn ${i}` }] })
+    }
+    const snap = await stub.snapshot()
+    expect(snap.turns).toHaveLength(10)
+    const texts = snap.turns.map((t) => t.text)
+    expect(texts).toContain('turn 13')
+    expect(texts).not.toContain('turn 0')
+  })
+
+  it('forgets the conversation after MEMORY_TTL_HOURS of silence, by alarm', async () => {
+    const sender = newSender()
+    await postItems([{ senderId: sender, text: 'remember me' }])
+    const stub = senderStub(sender)
+    expect((await stub.snapshot()).turns.length).toBeGreaterThan(0)
+    await runInDurableObject(stub, (_obj: SenderObject, state) => {
+      const old = Date.now() - 25 * 3_600_000
+      state.storage.sql.exec('UPDATE turns SET ts = ?', old)
+      state.storage.sql.exec("UPDATE state SET v = ? WHERE k = 'last_user_at'", String(old))
+    })
+    expect(await runDurableObjectAlarm(stub)).toBe(true)
+    expect((await stub.snapshot()).turns).toEqual([])
+  })
+
+  it('removes an unsent message from memory', async () => {
+    const sender = newSender()
+    const mid = newMid()
+    await postItems([{ senderId: sender, mid, text: 'my card number is 4111' }])
+    await postItems([{ senderId: sender, kind: 'unsend', targetMid: mid }])
+    const snap = await senderStub(sender).snapshot()
+    expect(snap.turns.map((t) => t.text)).not.toContain('my card number is 4111')
+    expect(snap.decisions.unsent).toBe(1)
+  })
+})
+
+describe('echoes and human takeover', () => {
+  it('ignores the echo of its own reply (by message_id)', async () => {
+    const sender = newSender()
+    await postItems([{ senderId: sender, text: 'hello' }])
+    expect(net.textsTo(sender)).toHaveLength(1)
+    const sent = net.graph.find((c) => c.body.recipient?.id === sender && c.messageId)!
+    const res = await postItems([{ senderId: sender, kind: 'echo', mid: sent.messageId, text: sent.body.message!.text }])
+    expect(res.status).toBe(200)
+    const snap = await senderStub(sender).snapshot()
+    expect(snap.decisions.own_echo).toBe(1)
+    expect(snap.state.paused_until).toBeUndefined()
+    expect(net.textsTo(sender)).toHaveLength(1)
+  })
+
+  it('pauses for a sender when a person answers from the Instagram app, and resumes after the pause', async () => {
+    const sender = newSender()
+    const stub = senderStub(sender)
+    await postItems([{ senderId: sender, kind: 'echo', text: 'Hi, this is Anna from the shop!' }])
+    expect((await stub.snapshot()).decisions.human_echo).toBe(1)
+    await postItems([{ senderId: sender, text: 'thanks Anna' }])
+    expect((await stub.snapshot()).decisions.paused).toBe(1)
+    expect(net.textsTo(sender)).toHaveLength(0)
+    const later = Date.now() + 31 * 60_000
+    const [decision] = await stub.accept({ accountId: DEFAULT_ACCOUNT_ID, userId: sender, now: later, events: [{ kind: 'text', source: 'messaging', accountId: DEFAULT_ACCOUNT_ID, senderId: sender, recipientId: DEFAULT_ACCOUNT_ID, timestamp: later, mid: newMid(), text: 'anyone?' }] })
+    expect(decision!.decision).toBe('new')
+  })
+
+  it('extends the pause with every further human message', async () => {
+    const sender = newSender()
+    const stub = senderStub(sender)
+    await postItems([{ senderId: sender, kind: 'echo', text: 'one' }])
+    const first = Number((await stub.snapshot()).state.paused_until)
+    await new Promise((r) => setTimeout(r, 5))
+    await postItems([{ senderId: sender, kind: 'echo', text: 'two' }])
+    expect(Number((await stub.snapshot()).state.paused_until)).toBeGreaterThan(first)
+  })
+})
+
+describe('ordering and staleness', () => {
+  it('records but never answers events older than the 24-hour window', async () => {
+    const sender = newSender()
+    await postItems([{ senderId: sender, text: 'old', timestamp: Date.now() - 25 * 3_600_000 }])
+    const snap = await senderStub(sender).snapshot()
+    expect(snap.decisions).toEqual({ stale: 1 })
+    expect(net.textsTo(sender)).toHaveLength(0)
+  })
+
+  it('answers quick messages from one sender in separate deliveries within the deliveries\' own waitUntil', async () => {
+    const sender = newSender()
+    const t = Date.now() - 1000
+    // Each delivery's runner finds the earlier reply in flight; the one that finishes takes the rest.
+    await Promise.all([0, 1, 2].map((i) => postItems([{ senderId: sender, text: `quick ${i}`, timestamp: t + i }])))
+    expect(net.textsTo(sender)).toHaveLength(3)
+    expect((await senderStub(sender).pendingJobs()).length).toBe(0)
+  })
+
+  it('handles a delivery\'s events for one sender in timestamp order', async () => {
+    const sender = newSender()
+    const t = Date.now() - 10_000
+    await postItems([
+      { senderId: sender, text: 'third', timestamp: t + 3 },
+      { senderId: sender, text: 'first', timestamp: t + 1 },
+      { senderId: sender, text: 'second', timestamp: t + 2 },
+    ])
+    const asked = net.llm.map((b) => b.messages.at(-1)!.content).filter((c) => /first|second|third/.test(c))
+    expect(asked.map((c) => ['first', 'second', 'third'].find((w) => c.includes(w)))).toEqual(['first', 'second', 'third'])
+  })
+})
