@@ -50,6 +50,12 @@ const httpUrl = z
   .refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL')
   .transform((u) => u.replace(/\/+$/, ''))
 
+const operatorToken = z
+  .string()
+  .trim()
+  .min(24, 'must be at least 24 characters')
+  .optional()
+
 export const DEFAULT_SYSTEM_PROMPT = [
   'You are the direct-message assistant of a small business on Instagram.',
   'Answer customers briefly, politely and in the language they write in.',
@@ -119,6 +125,10 @@ const schema = z.object({
     .string()
     .default("You won't get automated replies any more. Send START to turn them back on."),
   OPT_IN_REPLY: z.string().default('Automated replies are back on. How can I help?'),
+  // Operator access. Unset means the operator routes are closed (never open by default); a set
+  // token must be long enough that guessing it online is hopeless.
+  ADMIN_TOKEN: operatorToken,
+  HEALTHZ_TOKEN: operatorToken,
 })
 
 export type Config = z.infer<typeof schema>
