@@ -4,7 +4,7 @@
  */
 import type { Config } from '../core/config'
 import { classifyGraphError, createGraph, GraphError } from '../meta/graph'
-import { createLlm, createModerator } from '../llm/client'
+import { createChatModel, createModerator } from '../llm/client'
 import type { Logger } from '../core/log'
 import { count } from '../core/metrics'
 import type { PipelineDeps, SendFailure } from './pipeline'
@@ -53,7 +53,7 @@ export function createPipelineDeps(env: Env, config: Config, log: Logger, deadli
     accountId: config.IG_ACCOUNT_ID,
     token: currentToken,
   })
-  const llm = createLlm(config, (input, init) => fetch(input, init))
+  const llm = createChatModel(config, { fetch: (input, init) => fetch(input, init), ai: (env as { AI?: unknown }).AI })
   const moderate = config.MODERATION ? createModerator(config, (input, init) => fetch(input, init)) : undefined
   let canary: Promise<string> | undefined
   return {

@@ -7,6 +7,11 @@ import * as z from 'zod'
 
 export const SECRET_NAMES = ['APP_SECRET', 'VERIFY_TOKEN', 'IG_ACCESS_TOKEN', 'OPENAI_API_KEY'] as const
 
+/** Which chat model the bot talks to: any OpenAI-compatible endpoint, or Workers AI through a binding. */
+export const LLM_PROVIDERS = ['openai', 'workers-ai'] as const
+/** A small, fast instruction-tuned model on Workers AI (listed in @cloudflare/workers-types). */
+export const DEFAULT_WORKERS_AI_MODEL = '@cf/meta/llama-3.1-8b-instruct-fp8'
+
 const secret = z.string().trim().min(1)
 const optionalText = z
   .string()
@@ -70,7 +75,8 @@ const schema = z.object({
   APP_SECRET_PREVIOUS: optionalText,
   VERIFY_TOKEN: secret,
   IG_ACCESS_TOKEN: secret,
-  OPENAI_API_KEY: secret,
+  // Required only by the settings that use it (see `needsOpenAiKey`), so it is checked below.
+  OPENAI_API_KEY: optionalText,
   IG_ACCOUNT_ID: z.string().trim().min(1).default('me'),
   GRAPH_API_BASE: httpUrl.default('https://graph.instagram.com'),
   GRAPH_API_VERSION: z
@@ -80,6 +86,17 @@ const schema = z.object({
     .default('v25.0'),
   OPENAI_MODEL: z.string().trim().min(1).default('gpt-4o-mini'),
   OPENAI_BASE_URL: httpUrl.optional().or(z.literal('').transform(() => undefined)),
+  LLM_PROVIDER: z.enum(LLM_PROVIDERS).default('openai'),
+  WORKERS_AI_MODEL: z
+    .string()
+    .trim()
+    .regex(/^@(cf|hf)\/[A-Za-z0-9._-]+\/[A-Za-z0-9._:-]+$/, 'must be a Workers AI model name like @cf/meta/llama-3.1-8b-instruct-fp8')
+    .default(DEFAULT_WORKERS_AI_MODEL),
+  WORKERS_AI_GATEWAY: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be an AI Gateway id (letters, digits, - and _)')
+    .optional(),
   // Per-sender Durable Object (issue: exactly-once, rate limit, memory, takeover)
   RATE_LIMIT_BURST: int(5, 1, 1000),
   RATE_LIMIT_PER_MINUTE: int(6, 1, 6000),
@@ -133,6 +150,22 @@ const schema = z.object({
 
 export type Config = z.infer<typeof schema>
 
+/**
+ * The OpenAI key is needed by the OpenAI-compatible provider and by MODERATION=on (the
+ * moderation endpoint), not by Workers AI, which runs on the Worker's own `AI` binding.
+ */
+function needsOpenAiKey(raw: Record<string, unknown>): boolean {
+  const provider = typeof raw.LLM_PROVIDER === 'string' ? raw.LLM_PROVIDER.trim() : 'openai'
+  const moderation = typeof raw.MODERATION === 'string' ? ['1', 'true', 'on', 'yes'].includes(raw.MODERATION.trim().toLowerCase()) : raw.MODERATION === true
+  return provider !== 'workers-ai' || moderation
+}
+
+/** The Workers AI binding (`[ai] binding = "AI"`), as far as this code relies on it. */
+function hasAiBinding(env: object): boolean {
+  const ai = (env as { AI?: unknown }).AI
+  return typeof ai === 'object' && ai !== null && typeof (ai as { run?: unknown }).run === 'function'
+}
+
 export type ConfigResult =
   | { ok: true; config: Config }
   | { ok: false; missing: string[]; invalid: string[]; message: string }
@@ -154,20 +187,27 @@ export function readConfig(env: object): ConfigResult {
     if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') raw[key] = v
   }
   const parsed = schema.safeParse(raw)
-  let result: ConfigResult
-  if (parsed.success) {
-    result = { ok: true, config: parsed.data }
-  } else {
-    const missing = new Set<string>()
-    const invalid = new Map<string, string>()
+  const missing = new Set<string>()
+  const invalid = new Map<string, string>()
+  if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const name = String(issue.path[0] ?? '')
       if (raw[name] === undefined) missing.add(name)
       // zod messages describe the rule ("must look like v25.0"), never the received value
       else if (!invalid.has(name)) invalid.set(name, issue.message)
     }
+  }
+  // Settings each provider needs, checked here so they are reported with everything else.
+  if (raw.OPENAI_API_KEY === undefined && needsOpenAiKey(raw)) missing.add('OPENAI_API_KEY')
+  const workersAi = typeof raw.LLM_PROVIDER === 'string' && raw.LLM_PROVIDER.trim() === 'workers-ai'
+  if (workersAi && !hasAiBinding(env)) missing.add('AI')
+  let result: ConfigResult
+  if (parsed.success && !missing.size) {
+    result = { ok: true, config: parsed.data }
+  } else {
     const parts: string[] = []
-    if (missing.size) parts.push(`missing: ${[...missing].join(', ')}`)
+    const named = [...missing].map((n) => (n === 'AI' ? 'AI (the [ai] binding in wrangler.toml, needed by LLM_PROVIDER=workers-ai)' : n))
+    if (missing.size) parts.push(`missing: ${named.join(', ')}`)
     if (invalid.size)
       parts.push(`invalid: ${[...invalid].map(([n, m]) => `${n} (${m})`).join(', ')}`)
     result = {

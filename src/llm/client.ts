@@ -1,7 +1,9 @@
 /**
- * The one place that talks to the chat model, through the official `openai` SDK against any
- * OpenAI-compatible endpoint. Plain chat completion only: no tools, no functions, no streaming,
- * so a fooled model can produce text and nothing else. Failures surface as a typed LlmError.
+ * The one place that talks to the chat model: through the official `openai` SDK against any
+ * OpenAI-compatible endpoint (LLM_PROVIDER=openai), or through the Worker's Workers AI binding
+ * (LLM_PROVIDER=workers-ai). Plain chat completion only: no tools, no functions, no streaming,
+ * so a fooled model can produce text and nothing else. Failures surface as a typed LlmError,
+ * the same for both providers, so fallback and logging do not care which one answered.
  */
 // The package root on purpose: measured with `wrangler deploy --dry-run --minify`, the narrower
 // 'openai/client' entry saves 26 bytes gzipped (esbuild already drops Azure/Bedrock), because the
@@ -40,7 +42,8 @@ type LlmConfig = Pick<
 
 export function createLlm(config: LlmConfig, fetchImpl?: typeof fetch): LlmClient {
   const client = new OpenAI({
-    apiKey: config.OPENAI_API_KEY,
+    // readConfig requires the key whenever this provider is configured.
+    apiKey: config.OPENAI_API_KEY ?? '',
     baseURL: config.OPENAI_BASE_URL,
     timeout: config.LLM_TIMEOUT_MS,
     // No SDK retries: the reply runs inside waitUntil, which gets about 30 s after the webhook
@@ -72,6 +75,79 @@ export function createLlm(config: LlmConfig, fetchImpl?: typeof fetch): LlmClien
   }
 }
 
+/**
+ * The Workers AI binding as this code uses it: `env.AI.run(model, inputs, options)`. Declared
+ * here, narrowly, because the binding is commented out in wrangler.toml by default (it has no
+ * local simulator), so the generated Env type does not know it, and tests pass a stand-in.
+ */
+export interface AiBinding {
+  run(
+    model: string,
+    inputs: { messages: ChatMessage[]; max_tokens: number },
+    options?: { gateway?: { id: string }; signal?: AbortSignal }
+  ): Promise<unknown>
+}
+
+type WorkersAiConfig = Pick<Config, 'WORKERS_AI_MODEL' | 'WORKERS_AI_GATEWAY' | 'LLM_TIMEOUT_MS' | 'LLM_MAX_TOKENS'>
+
+/** Chat completion on Workers AI through the `AI` binding, optionally through an AI Gateway. */
+export function createWorkersAi(config: WorkersAiConfig, ai: AiBinding): LlmClient {
+  return {
+    async complete(messages, opts) {
+      const timeout = AbortSignal.timeout(config.LLM_TIMEOUT_MS)
+      const signal = opts?.signal ? AbortSignal.any([timeout, opts.signal]) : timeout
+      let res: unknown
+      try {
+        // The binding is given the signal, and the race makes the timeout hold even where a
+        // binding (or a stand-in) does not honour it.
+        res = await Promise.race([
+          ai.run(
+            config.WORKERS_AI_MODEL,
+            { messages, max_tokens: config.LLM_MAX_TOKENS },
+            { signal, ...(config.WORKERS_AI_GATEWAY ? { gateway: { id: config.WORKERS_AI_GATEWAY } } : {}) }
+          ),
+          aborted(signal),
+        ])
+      } catch (err) {
+        if (signal.aborted) throw new LlmError('timeout')
+        throw toLlmError(err)
+      }
+      const content = workersAiText(res)
+      if (content === undefined || content.trim() === '') throw new LlmError('empty')
+      return content
+    },
+  }
+}
+
+function aborted(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    if (signal.aborted) reject(new LlmError('timeout'))
+    signal.addEventListener('abort', () => reject(new LlmError('timeout')), { once: true })
+  })
+}
+
+/** Text models answer `{ response }`; some newer ones answer in the OpenAI `choices` shape. */
+function workersAiText(res: unknown): string | undefined {
+  if (typeof res !== 'object' || res === null) return undefined
+  const r = res as { response?: unknown; choices?: { message?: { content?: unknown } }[] }
+  if (typeof r.response === 'string') return r.response
+  const content = Array.isArray(r.choices) ? r.choices[0]?.message?.content : undefined
+  return typeof content === 'string' ? content : undefined
+}
+
+/**
+ * The configured provider's client. A missing binding is a configuration error that readConfig
+ * already reports; this check only keeps a wiring mistake from failing silently.
+ */
+export function createChatModel(config: LlmConfig & WorkersAiConfig & Pick<Config, 'LLM_PROVIDER'>, io: { fetch?: typeof fetch; ai?: unknown }): LlmClient {
+  if (config.LLM_PROVIDER === 'workers-ai') {
+    const ai = io.ai as AiBinding | undefined
+    if (typeof ai?.run !== 'function') throw new Error('configuration error: missing: AI')
+    return createWorkersAi(config, ai)
+  }
+  return createLlm(config, io.fetch)
+}
+
 function toLlmError(err: unknown): LlmError {
   if (err instanceof LlmError) return err
   if (err instanceof APIConnectionTimeoutError) return new LlmError('timeout')
@@ -95,7 +171,8 @@ export function createModerator(
   fetchImpl?: typeof fetch
 ): (text: string) => Promise<boolean> {
   const client = new OpenAI({
-    apiKey: config.OPENAI_API_KEY,
+    // readConfig requires the key whenever MODERATION is on.
+    apiKey: config.OPENAI_API_KEY ?? '',
     baseURL: config.OPENAI_BASE_URL,
     timeout: Math.min(config.LLM_TIMEOUT_MS, MODERATION_TIMEOUT_MS),
     maxRetries: 0,

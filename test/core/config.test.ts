@@ -74,6 +74,44 @@ describe('readConfig', () => {
     expect(result.message).not.toContain('app-secret-value-1')
   })
 
+  it('does not require OPENAI_API_KEY with LLM_PROVIDER=workers-ai and an AI binding', () => {
+    const { OPENAI_API_KEY: _unused, ...rest } = secrets()
+    const config = success({ ...rest, LLM_PROVIDER: 'workers-ai', AI: { run: async () => ({}) } })
+    expect(config.LLM_PROVIDER).toBe('workers-ai')
+    expect(config.OPENAI_API_KEY).toBeUndefined()
+    expect(config.WORKERS_AI_MODEL).toMatch(/^@cf\//)
+  })
+
+  it('names OPENAI_API_KEY as missing only when the provider or MODERATION needs it', () => {
+    const { OPENAI_API_KEY: _unused, ...rest } = secrets()
+    const ai = { run: async () => ({}) }
+    expect(failure(rest).missing).toEqual(['OPENAI_API_KEY'])
+    expect(failure({ ...rest, LLM_PROVIDER: 'openai' }).missing).toEqual(['OPENAI_API_KEY'])
+    expect(failure({ ...rest, LLM_PROVIDER: 'workers-ai', AI: ai, MODERATION: 'on' }).missing).toEqual(['OPENAI_API_KEY'])
+  })
+
+  it('reports a missing or fake AI binding with LLM_PROVIDER=workers-ai as a configuration error naming it', () => {
+    for (const AI of [undefined, 'a string', { run: 'not a function' }, null]) {
+      const result = failure({ ...secrets(), LLM_PROVIDER: 'workers-ai', AI })
+      expect(result.missing).toEqual(['AI'])
+      expect(result.message).toContain('[ai] binding')
+      expect(result.message).toContain('LLM_PROVIDER=workers-ai')
+    }
+    // Not needed (and not looked at) by the default provider.
+    expect(success(secrets()).LLM_PROVIDER).toBe('openai')
+  })
+
+  it('refuses hostile provider, model and gateway values by name, never echoing them', () => {
+    const result = failure({
+      ...secrets(),
+      LLM_PROVIDER: 'evil-provider-value',
+      WORKERS_AI_MODEL: 'https://evil.example/bad-model-value',
+      WORKERS_AI_GATEWAY: '../bad gateway value',
+    })
+    expect(result.invalid.sort()).toEqual(['LLM_PROVIDER', 'WORKERS_AI_GATEWAY', 'WORKERS_AI_MODEL'])
+    expect(result.message).not.toMatch(/evil|bad-model-value|bad gateway value/)
+  })
+
   it('applies the documented defaults when only the secrets are set', () => {
     const config = success(secrets())
     expect(config).toMatchObject({
