@@ -122,3 +122,56 @@ export function metaJson(value: unknown): string {
     .replace(/[\u007f-\uffff]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`)
     .replace(/\//g, '\\/')
 }
+
+export interface CommentOptions {
+  text?: string
+  /** The commenter; the account id makes it the account's own comment. */
+  senderId?: string
+  username?: string
+  accountId?: string
+  commentId?: string
+  mediaId?: string
+  mediaProductType?: string
+  parentId?: string
+  adId?: string
+  adTitle?: string
+  /** `live_comments` instead of `comments`. */
+  live?: boolean
+  /** Milliseconds; sent as the entry time in seconds, as Meta does for changes. Defaults to now. */
+  timestamp?: number
+}
+
+let commentCounter = 0
+
+/** A comment id in Meta's style (17–18 digits, unique within the process). */
+export function newCommentId(): string {
+  commentCounter++
+  return `178${String(Date.now() % 1e10).padStart(10, '0')}${String(commentCounter % 1e5).padStart(5, '0')}`
+}
+
+/** One `changes[]` item for a comment (§12). */
+export function commentChange(opts: CommentOptions = {}): Record<string, unknown> {
+  const media: Record<string, unknown> = {
+    id: opts.mediaId ?? '17990000000000001',
+    media_product_type: opts.mediaProductType ?? (opts.adId ? 'AD' : 'FEED'),
+  }
+  if (opts.adId) media.ad_id = opts.adId
+  if (opts.adTitle) media.ad_title = opts.adTitle
+  const value: Record<string, unknown> = {
+    from: { id: opts.senderId ?? DEFAULT_SENDER_ID, username: opts.username ?? 'customer.one' },
+    media,
+    id: opts.commentId ?? newCommentId(),
+    text: opts.text ?? 'How much is this?',
+  }
+  if (opts.parentId) value.parent_id = opts.parentId
+  return { field: opts.live ? 'live_comments' : 'comments', value }
+}
+
+/** A delivery of comment changes; the entry time (seconds) is the comment's time. */
+export function commentDelivery(changes: CommentOptions[], accountId = DEFAULT_ACCOUNT_ID): Record<string, unknown> {
+  const timestamp = changes[0]?.timestamp ?? Date.now()
+  return {
+    object: 'instagram',
+    entry: [{ id: accountId, time: Math.floor(timestamp / 1000), changes: changes.map((c) => commentChange({ accountId, ...c })) }],
+  }
+}

@@ -36,7 +36,7 @@ export interface DeliveryOutcome {
 }
 
 /** Kinds that never need the sender's object: nothing to claim, remember or answer. */
-const STATELESS = new Set<WebhookEvent['kind']>(['reaction', 'read', 'referral', 'unknown', 'change'])
+const STATELESS = new Set<WebhookEvent['kind']>(['reaction', 'read', 'referral', 'unknown', 'change', 'comment'])
 
 /** The Instagram user a conversation belongs to: for echoes that is the recipient. */
 export function conversationUser(e: InboundEvent): string {

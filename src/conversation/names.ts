@@ -39,6 +39,8 @@ export async function knownAccountIds(kv: KVNamespace, configured: string): Prom
 
 /** Stable dedup key for an event: Meta's message id, or the envelope for events without one. */
 export function eventKey(e: InboundEvent): string {
+  // One key per comment, however often (and in how many shapes: ads arrive twice) Meta sends it.
+  if (e.kind === 'comment') return `comment:${e.commentId}`
   if ('mid' in e && typeof e.mid === 'string' && e.mid) {
     // An unsend, edit or reaction carries the id of the message it changes, so it gets its own key.
     if (e.kind === 'unsend' || e.kind === 'edit' || e.kind === 'reaction' || e.kind === 'read') return `${e.kind}:${e.mid}:${e.timestamp}`

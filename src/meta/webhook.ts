@@ -6,8 +6,12 @@
  * fails the batch. Shapes follow ../shared/reference/meta-instagram.md §3.
  */
 import * as z from 'zod'
+import { COMMENT_FIELDS, parseCommentValue, type CommentFields } from './comments'
 
-export type Source = 'messaging' | 'standby'
+export type { CommentFields } from './comments'
+
+/** Where the item came from: `messaging[]`, `standby[]` or (comments) `changes[]`. */
+export type Source = 'messaging' | 'standby' | 'changes'
 
 export interface Attachment {
   type: string
@@ -49,6 +53,7 @@ export type InboundEvent = Envelope &
     | { kind: 'referral'; ref?: string; refSource?: string; type?: string }
     | { kind: 'read'; mid?: string }
     | { kind: 'unknown'; keys: string[] }
+    | ({ kind: 'comment' } & CommentFields)
   )
 
 export interface ChangeEvent {
@@ -227,6 +232,24 @@ export function parseItem(
   return { ok: true, event: { ...env, kind: 'unknown', keys: keys.slice(0, 8).map((k) => k.slice(0, 40)) } }
 }
 
+/**
+ * A comment becomes an event of its commenter (the sender), stamped with the entry time: the
+ * payload carries no time of its own, and the 7-day private-reply limit is measured from it, so a
+ * comment without a usable time is skipped rather than guessed.
+ */
+function toCommentEvent(
+  field: string,
+  value: unknown,
+  accountId: string,
+  time: number | undefined
+): { ok: true; event: InboundEvent } | { ok: false; reason: string } {
+  if (time === undefined) return { ok: false, reason: `${field}: no entry time` }
+  const parsed = parseCommentValue(value, field, accountId)
+  if (!parsed.ok) return parsed
+  const env: Envelope = { source: 'changes', accountId, senderId: parsed.commenterId, recipientId: accountId, timestamp: time }
+  return { ok: true, event: { ...env, kind: 'comment', ...parsed.comment } }
+}
+
 export type ParseResult = { ok: true; webhook: ParsedWebhook } | { ok: false; reason: string }
 
 /**
@@ -261,9 +284,12 @@ export function parseWebhook(json: unknown): ParseResult {
     }
     for (const raw of en.changes ?? []) {
       const change = changeSchema.safeParse(raw)
-      if (change.success)
-        events.push({ kind: 'change', accountId: en.id, field: change.data.field, timestamp: en.time ?? 0 })
-      else skipped.push({ entry: e, item, reason: firstIssue(change.error) })
+      if (!change.success) skipped.push({ entry: e, item, reason: firstIssue(change.error) })
+      else if ((COMMENT_FIELDS as readonly string[]).includes(change.data.field)) {
+        const result = toCommentEvent(change.data.field, change.data.value, en.id, en.time)
+        if (result.ok) events.push(result.event)
+        else skipped.push({ entry: e, item, reason: result.reason })
+      } else events.push({ kind: 'change', accountId: en.id, field: change.data.field, timestamp: en.time ?? 0 })
       item++
     }
   })

@@ -312,7 +312,18 @@ describe('standby and changes', () => {
     })
     expect(webhook.skipped).toEqual([])
     expect(webhook.events).toEqual([
-      { kind: 'change', accountId: ACCOUNT, field: 'comments', timestamp: 1520622968000 },
+      {
+        source: 'changes',
+        accountId: ACCOUNT,
+        senderId: SENDER,
+        recipientId: ACCOUNT,
+        timestamp: 1520622968000,
+        kind: 'comment',
+        commentId: '17865799348089039',
+        text: 'Nice!',
+        live: false,
+        own: false,
+      },
       { kind: 'change', accountId: ACCOUNT, field: 'mentions', timestamp: 1520622968000 },
     ])
   })
@@ -320,9 +331,9 @@ describe('standby and changes', () => {
   it('skips a change item without a field and keeps the others', () => {
     const webhook = ok({
       object: 'instagram',
-      entry: [{ id: ACCOUNT, time: TS, changes: [{ value: {} }, { field: 'comments', value: {} }] }],
+      entry: [{ id: ACCOUNT, time: TS, changes: [{ value: {} }, { field: 'mentions', value: {} }] }],
     })
-    expect(webhook.events).toEqual([{ kind: 'change', accountId: ACCOUNT, field: 'comments', timestamp: TS }])
+    expect(webhook.events).toEqual([{ kind: 'change', accountId: ACCOUNT, field: 'mentions', timestamp: TS }])
     expect(webhook.skipped).toHaveLength(1)
     expect(webhook.skipped[0]).toMatchObject({ entry: 0, item: 0 })
   })
@@ -369,7 +380,7 @@ describe('batches', () => {
       const standbyMid = `mid_${e}_standby`
       expectedMids.push(standbyMid)
       const standby = [messagingItem({ kind: 'text', accountId, mid: standbyMid, timestamp: TS })]
-      return { id: accountId, time: TS, messaging, standby, changes: [{ field: 'comments', value: {} }] }
+      return { id: accountId, time: TS, messaging, standby, changes: [{ field: 'mentions', value: {} }] }
     })
     const webhook = ok({ object: 'instagram', entry })
     expect(webhook.skipped).toEqual([])
