@@ -17,6 +17,7 @@ import {
   messagingItem,
   metaJson,
   type Kind,
+  commentChange,
 } from '../../tools/payloads'
 
 const BASE = 'https://worker.test'
@@ -313,7 +314,7 @@ describe('POST /webhook acknowledgement (200)', () => {
       time: Date.now(),
       messaging: ALL_KINDS.map((kind) => messagingItem({ kind, accountId: id })),
       standby: [messagingItem({ kind: 'text', accountId: id })],
-      changes: [{ field: 'comments', value: { id: '1', text: 'nice' } }],
+      changes: [commentChange({ accountId: id, text: 'nice' })],
     }))
     const res = await post(metaJson({ object: 'instagram', entry }))
     expect(res.status).toBe(200)
