@@ -63,7 +63,8 @@ export function createPipelineDeps(env: Env, config: Config, log: Logger, deadli
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
     deadline,
     send: {
-      text: (recipientId, text) => graph.sendText(recipientId, text, { signal: AbortSignal.timeout(SEND_TIMEOUT_MS) }),
+      text: (recipientId, text, quickReplies) =>
+        graph.sendText(recipientId, text, { signal: AbortSignal.timeout(SEND_TIMEOUT_MS), ...(quickReplies?.length ? { quickReplies } : {}) }),
       action: (recipientId, action) => graph.senderAction(recipientId, action, { signal: AbortSignal.timeout(SEND_TIMEOUT_MS) }),
     },
     generate: async (input) => {

@@ -46,7 +46,7 @@ export interface PipelineDeps {
   /** When this runner must hand unfinished work back (inside waitUntil's 30 s, or the alarm's). */
   deadline(): number
   send: {
-    text(recipientId: string, text: string): Promise<{ messageId: string }>
+    text(recipientId: string, text: string, quickReplies?: readonly string[]): Promise<{ messageId: string }>
     action(recipientId: string, action: 'typing_on' | 'mark_seen'): Promise<void>
   }
   generate(input: { text: string; memory: Turn[]; context?: { storyUrl?: string; attachmentTypes?: string[]; adTitle?: string } }): Promise<GeneratedReply>
@@ -64,6 +64,17 @@ export type RunResult = 'done' | 'deferred' | 'failed' | 'skipped'
 const MIN_START_MS = 2_000
 /** After a send whose outcome is unknown, how long to wait for its echo before sending again. */
 export const ECHO_GRACE_MS = 3 * 60_000
+
+/**
+ * The quick-reply chips under a job's last part: QUICK_REPLIES, on the kinds of message
+ * QUICK_REPLIES_ON names (the bot's answers, the handoff notice). A tap comes back as an
+ * ordinary `quick_reply` message.
+ */
+export function quickRepliesFor(kind: LeasedJob['kind'], config: Config): readonly string[] {
+  if (!config.QUICK_REPLIES.length) return []
+  const place = kind.type === 'llm' ? 'answers' : kind.reason === 'handoff' ? 'handoff' : null
+  return place && config.QUICK_REPLIES_ON.includes(place) ? config.QUICK_REPLIES : []
+}
 
 function utcDay(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10)
@@ -130,7 +141,8 @@ export async function runJob(
         await store.release(job.id, job.leaseId, { retryAt: deps.now() + ECHO_GRACE_MS })
         return 'deferred'
       }
-      const sent = await sendWithRetry(deps, job.userId, parts[idx]!, deadline)
+      const chips = idx === parts.length - 1 ? quickRepliesFor(job.kind, config) : []
+      const sent = await sendWithRetry(deps, job.userId, parts[idx]!, deadline, chips)
       if (sent.ok) {
         await store.partSent(job.id, idx, sent.messageId)
         continue
@@ -192,9 +204,9 @@ type SendResult =
   | { ok: true; messageId: string }
   | { ok: false; final: boolean; category: string; ambiguous?: boolean }
 
-async function sendWithRetry(deps: PipelineDeps, userId: string, text: string, deadline: number): Promise<SendResult> {
+async function sendWithRetry(deps: PipelineDeps, userId: string, text: string, deadline: number, chips: readonly string[]): Promise<SendResult> {
   try {
-    const { messageId } = await retry(() => deps.send.text(userId, text), {
+    const { messageId } = await retry(() => (chips.length ? deps.send.text(userId, text, chips) : deps.send.text(userId, text)), {
       deadline,
       now: deps.now,
       sleep: deps.sleep,

@@ -42,6 +42,17 @@ const list = (def: string[]) =>
             .filter(Boolean),
     z.array(z.string())
   )
+/**
+ * Quick-reply chips: Meta shows at most 13, and cuts titles after 20 characters (code points
+ * here); plain text only, since a control or bidi character could fake or hide a chip's text.
+ */
+const quickReplies = list([])
+  .refine((l) => l.length <= 13, 'at most 13 quick replies')
+  .refine((l) => l.every((t) => [...t].length <= 20), 'each quick reply at most 20 characters')
+  .refine((l) => l.every((t) => !/[\u0000-\u001F\u007F\u202A-\u202E\u2066-\u2069]/.test(t)), 'quick replies must be plain text')
+  .refine((l) => new Set(l.map((t) => t.toLowerCase())).size === l.length, 'quick replies must differ')
+export const QUICK_REPLY_PLACES = ['answers', 'handoff'] as const
+
 /** A reply text that `off` turns off (an empty value means "use the default"). */
 const optionalReply = (def: string) =>
   z
@@ -142,6 +153,9 @@ const schema = z.object({
     .string()
     .default("You won't get automated replies any more. Send START to turn them back on."),
   OPT_IN_REPLY: z.string().default('Automated replies are back on. How can I help?'),
+  // Quick replies: suggestion chips under the bot's answers and/or the handoff notice
+  QUICK_REPLIES: quickReplies,
+  QUICK_REPLIES_ON: list([...QUICK_REPLY_PLACES]).pipe(z.array(z.enum(QUICK_REPLY_PLACES))),
   // Operator access. Unset means the operator routes are closed (never open by default); a set
   // token must be long enough that guessing it online is hopeless.
   ADMIN_TOKEN: operatorToken,

@@ -48,6 +48,11 @@ export type SenderAction = 'typing_on' | 'typing_off' | 'mark_seen'
 export interface SendOptions {
   /** Bounds one request, e.g. AbortSignal.timeout(); an abort is a retryable network error. */
   signal?: AbortSignal
+  /**
+   * Suggestion chips under the message (plain text; a tap comes back as a `quick_reply` message
+   * whose text and payload are the title).
+   */
+  quickReplies?: readonly string[]
 }
 
 export interface Graph {
@@ -60,6 +65,18 @@ export interface Graph {
 export const MAX_TEXT_BYTES = 1000
 
 const SENDER_ACTIONS: readonly string[] = ['typing_on', 'typing_off', 'mark_seen']
+/** Meta: "A maximum of 13 quick replies are supported and each quick reply allows up to 20 characters". */
+export const MAX_QUICK_REPLIES = 13
+export const MAX_QUICK_REPLY_CHARS = 20
+
+/** Why a quick-reply title is not acceptable, or null. Characters are code points. */
+export function quickReplyProblem(title: string): string | null {
+  if (title.trim() === '') return 'must not be empty'
+  if ([...title].length > MAX_QUICK_REPLY_CHARS) return `must be at most ${MAX_QUICK_REPLY_CHARS} characters`
+  // Controls and bidi overrides could fake or hide a chip's text.
+  if (/[\u0000-\u001F\u007F\u202A-\u202E\u2066-\u2069]/.test(title)) return 'must be plain text'
+  return null
+}
 // Meta's messages are short; the cap only keeps a hostile or broken proxy out of our logs.
 const META_MESSAGE_MAX = 300
 
@@ -273,12 +290,19 @@ export function createGraph(deps: GraphDeps): Graph {
         const limit = `split it to ≤ ${MAX_TEXT_BYTES} bytes first`
         throw new TypeError(`graph.sendText: text is ${bytes} bytes; ${limit}`)
       }
+      const chips = opts?.quickReplies ?? []
+      if (chips.length > MAX_QUICK_REPLIES || chips.some((t) => typeof t !== 'string' || quickReplyProblem(t))) {
+        throw new TypeError(`graph.sendText: at most ${MAX_QUICK_REPLIES} quick replies of plain text, ${MAX_QUICK_REPLY_CHARS} characters each`)
+      }
+      const message = chips.length
+        ? { text, quick_replies: chips.map((title) => ({ content_type: 'text', title, payload: title })) }
+        : { text }
       // messaging_type RESPONSE: every bot message answers a user inside the 24-hour window.
       // Meta's IG quick-replies doc sends it to /<IG_ID>/messages and the Messenger Send API
       // expects it, so it is correct for both flavours. Never a message tag: HUMAN_AGENT is for
       // people, not bots (§7).
       const { status, data } = await post(
-        { recipient: { id: recipientId }, messaging_type: 'RESPONSE', message: { text } },
+        { recipient: { id: recipientId }, messaging_type: 'RESPONSE', message },
         opts?.signal
       )
       const messageId =

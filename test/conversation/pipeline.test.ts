@@ -86,6 +86,33 @@ describe('the reply pipeline through the Worker', () => {
     expect(net.llm.at(-1)!.tools).toBeUndefined()
   })
 
+  it('puts the configured quick replies under the last part of an answer and the handoff notice, not under other notices', async () => {
+    const sender = newSender()
+    const chips = { QUICK_REPLIES: 'Opening hours,Talk to a person' } as Partial<Env>
+    const t = Date.now() - 10_000
+    await postItems([{ senderId: sender, text: 'Do you ship?', timestamp: t }], chips)
+    await postItems([{ senderId: sender, kind: 'image', timestamp: t + 1 }], chips)
+    // A tap on a chip arrives as a quick_reply and is handled as any message: here, a handoff.
+    await postItems([{ senderId: sender, kind: 'quick_reply', text: 'Talk to a person', payload: 'Talk to a person', timestamp: t + 2 }], chips)
+    const texts = net.graph.filter((c) => c.body.recipient?.id === sender && c.body.message)
+    expect(texts).toHaveLength(3)
+    const titles = (i: number) => (texts[i]!.body.message as { quick_replies?: { title: string; payload: string; content_type: string }[] }).quick_replies
+    expect(titles(0)).toEqual([
+      { content_type: 'text', title: 'Opening hours', payload: 'Opening hours' },
+      { content_type: 'text', title: 'Talk to a person', payload: 'Talk to a person' },
+    ])
+    expect(titles(1)).toBeUndefined()
+    expect(texts[2]!.body.message).toMatchObject({ text: config().HANDOFF_REPLY })
+    expect(titles(2)).toHaveLength(2)
+  })
+
+  it('sends no quick replies where QUICK_REPLIES_ON leaves them out', async () => {
+    const sender = newSender()
+    await postItems([{ senderId: sender, text: 'Do you ship?' }], { QUICK_REPLIES: 'Hours', QUICK_REPLIES_ON: 'handoff' } as Partial<Env>)
+    const text = net.graph.find((c) => c.body.recipient?.id === sender && c.body.message)
+    expect(text!.body.message).not.toHaveProperty('quick_replies')
+  })
+
   it('posts to the configured account id', async () => {
     const sender = newSender()
     await postItems([{ senderId: sender, text: 'hi' }], { IG_ACCOUNT_ID: '17841400000000001' } as Partial<Env>)

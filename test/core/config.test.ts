@@ -112,6 +112,29 @@ describe('readConfig', () => {
     expect(result.message).not.toMatch(/evil|bad-model-value|bad gateway value/)
   })
 
+  it('reads QUICK_REPLIES as a list of up to 13 distinct plain-text chips of at most 20 characters', () => {
+    const config = success({ ...secrets(), QUICK_REPLIES: ' Opening hours , Talk to a person,👍👍 ' })
+    expect(config.QUICK_REPLIES).toEqual(['Opening hours', 'Talk to a person', '👍👍'])
+    expect(config.QUICK_REPLIES_ON).toEqual(['answers', 'handoff'])
+    expect(success(secrets()).QUICK_REPLIES).toEqual([])
+    expect(success({ ...secrets(), QUICK_REPLIES_ON: 'handoff' }).QUICK_REPLIES_ON).toEqual(['handoff'])
+  })
+
+  it.each([
+    ['14 chips', Array.from({ length: 14 }, (_, i) => `c${i}`).join(',')],
+    ['a 21-character chip', 'ok,abcdefghijklmnopqrstu'],
+    ['a bidi override', 'ok,a\u202Eb'],
+    ['a duplicate', 'Hours,hours'],
+  ])('refuses QUICK_REPLIES with %s by name, without echoing it', (_name, value) => {
+    const result = failure({ ...secrets(), QUICK_REPLIES: value })
+    expect(result.invalid).toEqual(['QUICK_REPLIES'])
+    expect(result.message).not.toContain(value)
+  })
+
+  it('refuses an unknown QUICK_REPLIES_ON place', () => {
+    expect(failure({ ...secrets(), QUICK_REPLIES_ON: 'answers,everywhere' }).invalid).toEqual(['QUICK_REPLIES_ON'])
+  })
+
   it('applies the documented defaults when only the secrets are set', () => {
     const config = success(secrets())
     expect(config).toMatchObject({

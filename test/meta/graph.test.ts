@@ -100,6 +100,40 @@ describe('Send API requests', () => {
     })
   })
 
+  it('attaches quick replies as plain-text chips whose payload is the title', async () => {
+    const { fetch, calls } = recorder()
+    await graph(fetch).sendText(IGSID, 'Anything else?', { quickReplies: ['Opening hours', 'Talk to a person'] })
+    expect(calls[0]!.body).toEqual({
+      recipient: { id: IGSID },
+      messaging_type: 'RESPONSE',
+      message: {
+        text: 'Anything else?',
+        quick_replies: [
+          { content_type: 'text', title: 'Opening hours', payload: 'Opening hours' },
+          { content_type: 'text', title: 'Talk to a person', payload: 'Talk to a person' },
+        ],
+      },
+    })
+  })
+
+  it.each([
+    ['fourteen chips', Array.from({ length: 14 }, (_, i) => `chip ${i}`)],
+    ['a title over 20 characters', ['twenty-one characters']],
+    ['an empty title', ['  ']],
+    ['a bidi override', ['ok\u202Eevil']],
+    ['a newline', ['two\nlines']],
+  ])('refuses %s without calling fetch', async (_name, quickReplies) => {
+    const { fetch, calls } = recorder()
+    await expect(graph(fetch).sendText(IGSID, 'hi', { quickReplies })).rejects.toThrow(TypeError)
+    expect(calls).toHaveLength(0)
+  })
+
+  it('counts emoji as one character each: 20 of them fit a chip', async () => {
+    const { fetch, calls } = recorder()
+    await graph(fetch).sendText(IGSID, 'hi', { quickReplies: ['👍'.repeat(20)] })
+    expect(calls).toHaveLength(1)
+  })
+
   it('returns the message_id of the sent message', async () => {
     const { fetch } = recorder(ok('mid.abc123'))
     await expect(graph(fetch).sendText(IGSID, 'hi')).resolves.toEqual({ messageId: 'mid.abc123' })
