@@ -117,7 +117,8 @@ async function waitForHealth(url, child, timeoutMs, output) {
     }
     try {
       const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) })
-      if (res.ok) return await res.json()
+      // 503 with a JSON body is an answer too: the Worker is up but cannot send (the banner says why).
+      if (res.status === 200 || res.status === 503) return await res.json()
     } catch {
       /* not up yet */
     }

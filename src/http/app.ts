@@ -15,6 +15,7 @@ import { forgetCachedToken } from '../conversation/deps'
 import { handleDelivery } from '../conversation/ingest'
 import { eraseUser, getDeletion, saveDeletion } from '../conversation/erase'
 import { createMetaCallbacks } from './meta-callbacks'
+import { healthStatusCode } from './health-status'
 import { count, counterSnapshot } from '../core/metrics'
 import pkg from '../../package.json'
 
@@ -113,7 +114,7 @@ export function createApp() {
     const cfg = readConfig(c.env)
     const counters = counterSnapshot()
     if (!cfg.ok) {
-      return c.json({ status: 'misconfigured', version: VERSION, missing: [...cfg.missing, ...cfg.invalid], degraded: ['misconfigured'], counters })
+      return c.json({ status: 'misconfigured', version: VERSION, missing: [...cfg.missing, ...cfg.invalid], degraded: ['misconfigured'], counters }, healthStatusCode(['misconfigured']))
     }
     const degraded: string[] = []
     let account: AccountStatus | null = null
@@ -134,7 +135,7 @@ export function createApp() {
       send_failed_total: account?.sendFailed ?? null,
       llm_budget: account ? { day: account.day, used: account.llmCallsToday, limit: account.budget } : null,
       token: account ? { ...account.token, invalid: account.tokenInvalid !== null, deauthorized: account.deauthorized } : null,
-    })
+    }, healthStatusCode(degraded))
   })
 
   app.route(

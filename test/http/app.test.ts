@@ -478,7 +478,8 @@ describe('missing configuration (503)', () => {
   it('reports the missing names on /healthz without any value', async () => {
     const partial = { ...unconfigured(), APP_SECRET: 'partial-app-secret-value' } as Env
     const res = await call('/healthz', {}, partial)
-    expect(res.status).toBe(200)
+    // 503: an uptime monitor must see that this Worker cannot answer anyone.
+    expect(res.status).toBe(503)
     const text = await res.text()
     expect(JSON.parse(text)).toMatchObject({
       status: 'misconfigured',

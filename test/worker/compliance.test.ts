@@ -72,7 +72,10 @@ describe('deauthorize callback', () => {
     expect(res.status).toBe(200)
     // The default account (IG_ACCOUNT_ID=me) was deauthorized: sends carry no token any more.
     expect(await env.ACCOUNT.getByName('me').token()).toBe('')
-    const health = (await (await exports.default.fetch('https://worker.test/healthz')).json()) as { status: string; degraded: string[] }
+    const healthRes = await exports.default.fetch('https://worker.test/healthz')
+    // Without a token nothing can be sent: an uptime monitor sees 503.
+    expect(healthRes.status).toBe(503)
+    const health = (await healthRes.json()) as { status: string; degraded: string[] }
     expect(health.status).toBe('degraded')
     expect(health.degraded).toContain('app_deauthorized')
     const sender = newSender()

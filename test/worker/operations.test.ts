@@ -19,7 +19,7 @@ async function runCron(envOverride: Partial<Env> = {}) {
 async function health(envOverride: Partial<Env> = {}) {
   const ctx = createExecutionContext()
   const res = await worker.fetch(new Request('https://worker.test/healthz') as Request<unknown, IncomingRequestCfProperties>, { ...env, ...envOverride } as Env, ctx)
-  return (await res.json()) as { status: string; degraded: string[]; token: { days_until_expiry: number | null; invalid: boolean } }
+  return { code: res.status, ...((await res.json()) as { status: string; degraded: string[]; token: { days_until_expiry: number | null; invalid: boolean } }) }
 }
 
 describe('token refresh by the daily cron', () => {
@@ -30,7 +30,9 @@ describe('token refresh by the daily cron', () => {
     expect(net.refreshes).toHaveLength(1)
     expect(net.refreshes[0]!.searchParams.get('grant_type')).toBe('ig_refresh_token')
     expect(net.refreshes[0]!.searchParams.get('access_token')).toBe('test-ig-token')
-    expect((await health(acct)).token.days_until_expiry).toBe(59)
+    const h = await health(acct)
+    expect(h.token.days_until_expiry).toBe(59)
+    expect(h.code).toBe(200)
     const sender = newSender()
     await postItems([{ senderId: sender, text: 'hi' }], acct)
     const calls = net.graph.filter((c) => c.body.recipient?.id === sender)
@@ -63,6 +65,7 @@ describe('token refresh by the daily cron', () => {
     expect(net.graph.filter((c) => c.body.message && c.body.recipient?.id === sender)).toHaveLength(1)
     const h = await health(acct)
     expect(h.status).toBe('degraded')
+    expect(h.code).toBe(503)
     expect(h.degraded).toContain('token_invalid')
     expect(h.token.invalid).toBe(true)
   })
