@@ -11,21 +11,6 @@ export const TEST_BINDINGS = {
   OPENAI_BASE_URL: 'https://llm.test/v1',
 }
 
-/**
- * workerd lines the plugin prints that describe what tests do on purpose, never a fault:
- * - a test that refuses an over-long body without reading it leaves workerd a request stream
- *   nobody reads ("read end of pipe was aborted");
- * - tests that move a job's retry time into the past make the object's alarm fire "overdue".
- * Anything else workerd says is still printed.
- */
-const HARMLESS_WORKERD = [/disconnected: read end of pipe was aborted/, /NOSENTRY SQLite alarm overdue/]
-const stderrWrite = process.stderr.write.bind(process.stderr)
-process.stderr.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-  const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8')
-  if (HARMLESS_WORKERD.some((re) => re.test(text))) return true
-  return (stderrWrite as (c: string | Uint8Array, ...r: unknown[]) => boolean)(chunk, ...rest)
-}) as typeof process.stderr.write
-
 export default defineConfig({
   plugins: [
     cloudflareTest({
