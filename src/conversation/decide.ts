@@ -15,6 +15,7 @@ import { WINDOW_MS } from './jobs'
 import { intentWords, matchIntent } from './keywords'
 import type { Limits } from './limits'
 import { memoryText, type Memory } from './memory'
+import { matchDmRule } from './rules'
 import type { StateStore } from './state'
 
 export interface ConversationStores {
@@ -118,5 +119,8 @@ export function decideEvent(s: ConversationStores, { e, key, now, config, echoHa
     if (!s.limits.takeNotice(config, now)) return { decision: 'rate_limited' }
     return { decision: 'rate_limited_notice', job: reply(config.SLOW_DOWN_REPLY, 'rate_limited') }
   }
+  // DM_RULES answer with their fixed text instead of the model: free, instant, deterministic.
+  const ruled = job.type === 'llm' ? matchDmRule(config.DM_RULES, job.text) : null
+  if (ruled) return { decision: 'new', job: reply(ruled.reply, 'dm_rule') }
   return { decision: 'new', job: s.jobs.create(key, e.timestamp, job, now) }
 }

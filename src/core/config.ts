@@ -4,6 +4,7 @@
  * Errors name every missing or invalid setting at once and never include a value.
  */
 import * as z from 'zod'
+import { commentRuleSchema, dmRuleSchema, rulesSetting } from './rules'
 
 export const SECRET_NAMES = ['APP_SECRET', 'VERIFY_TOKEN', 'IG_ACCESS_TOKEN', 'OPENAI_API_KEY'] as const
 
@@ -156,6 +157,12 @@ const schema = z.object({
   // Quick replies: suggestion chips under the bot's answers and/or the handoff notice
   QUICK_REPLIES: quickReplies,
   QUICK_REPLIES_ON: list([...QUICK_REPLY_PLACES]).pipe(z.array(z.enum(QUICK_REPLY_PLACES))),
+  // Automation rules (README "Comment automation"): JSON arrays, validated rule by rule.
+  COMMENT_RULES: rulesSetting(commentRuleSchema).default([]),
+  DM_RULES: rulesSetting(dmRuleSchema).default([]),
+  // Meta allows 750 private replies per hour per account; the window is a setting for tests only.
+  PRIVATE_REPLIES_PER_HOUR: int(750, 1, 750),
+  PRIVATE_REPLY_WINDOW_SECONDS: int(3600, 6, 3600),
   // Operator access. Unset means the operator routes are closed (never open by default); a set
   // token must be long enough that guessing it online is hopeless.
   ADMIN_TOKEN: operatorToken,
@@ -199,6 +206,8 @@ export function readConfig(env: object): ConfigResult {
     // Empty means unset, so a copied .dev.vars.example with blank lines falls back to defaults.
     if (typeof v === 'string' && v.trim() === '') continue
     if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') raw[key] = v
+    // Rules may be given as JSON values in wrangler.toml [vars] rather than as strings.
+    else if (typeof v === 'object' && v !== null) raw[key] = v
   }
   const parsed = schema.safeParse(raw)
   const missing = new Set<string>()
