@@ -191,6 +191,9 @@ export type ConfigResult =
   | { ok: true; config: Config }
   | { ok: false; missing: string[]; invalid: string[]; message: string }
 
+/** Settings that may be JSON values in wrangler.toml [vars]; every other non-string counts as unset. */
+const JSON_SETTINGS = new Set(['COMMENT_RULES', 'DM_RULES'])
+
 const cache = new WeakMap<object, ConfigResult>()
 
 /**
@@ -207,7 +210,7 @@ export function readConfig(env: object): ConfigResult {
     if (typeof v === 'string' && v.trim() === '') continue
     if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') raw[key] = v
     // Rules may be given as JSON values in wrangler.toml [vars] rather than as strings.
-    else if (typeof v === 'object' && v !== null) raw[key] = v
+    else if (JSON_SETTINGS.has(key) && typeof v === 'object' && v !== null) raw[key] = v
   }
   const parsed = schema.safeParse(raw)
   const missing = new Set<string>()
