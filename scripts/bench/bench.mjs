@@ -2,8 +2,12 @@
  * `npm run bench` (issue 7): acknowledgement latency and throughput against the Worker's own
  * /healthz under `wrangler dev`, exactly-once delivery and pipeline overhead, CPU per webhook and
  * bundle size; checks the budgets and writes BENCHMARKS.md from what it measured.
+ * Since issue 12 it also compares the product with a minimal reference Worker (the yardstick) in
+ * the same run, counts the billed units per DM, prices a million DMs and measures the Free-plan
+ * invocation CPU.
  * Flags: --concurrency N --messages N --llm-ms 0,800,5000 --graph-ms 50 --quick
- *        --persist-root DIR --skip-load --skip-cpu --skip-bundle --write | --no-write
+ *        --persist-root DIR --skip-load --skip-cpu --skip-bundle --skip-compare --skip-invocation
+ *        --rounds N --write | --no-write
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, totalmem } from 'node:os'
@@ -14,6 +18,9 @@ import { BUNDLE_COMMAND, measureBundle } from './bundle.mjs'
 import { runCpuBench } from './cpu.mjs'
 import { runLoad } from './load.mjs'
 import { runBreakdown } from './breakdown.mjs'
+import { runComparison } from './compare.mjs'
+import { costBudgets, renderCost } from './cost-report.mjs'
+import { runInvocationCpu } from './invocation.mjs'
 import { ROOT } from '../sandbox/sandbox.mjs'
 
 const BUDGET = { ackP50xHealthz: 2, ackP99xHealthz: 3, ackDrift: 0.2, overheadP50Ms: 20, cpu1kbUs: 500, gzipKib: 110 }
@@ -30,6 +37,9 @@ const { values: flags } = parseArgs({
     'skip-load': { type: 'boolean', default: false },
     'skip-cpu': { type: 'boolean', default: false },
     'skip-bundle': { type: 'boolean', default: false },
+    'skip-compare': { type: 'boolean', default: false },
+    'skip-invocation': { type: 'boolean', default: false },
+    rounds: { type: 'string', default: '3' },
     write: { type: 'boolean' },
     'no-write': { type: 'boolean', default: false },
   },
@@ -51,7 +61,8 @@ const counts = Object.fromEntries(concurrencies.map((c) => [c, c === mainC ? mai
 const warmup = quick ? 10 : 30
 // A full default run documents itself; partial or custom runs only print, unless asked to write.
 const isDefaultFull =
-  !quick && !flags['skip-load'] && !flags['skip-cpu'] && !flags['skip-bundle'] && mainC === 30 && mainN === 300 &&
+  !quick && !flags['skip-load'] && !flags['skip-cpu'] && !flags['skip-bundle'] && !flags['skip-compare'] &&
+  !flags['skip-invocation'] && flags.rounds === '3' && mainC === 30 && mainN === 300 &&
   flags['llm-ms'] === '0,800,5000' && graphMs === 50 && !flags['persist-root']
 const write = flags['no-write'] ? false : (flags.write ?? isDefaultFull)
 if (flags['persist-root']) {
@@ -81,6 +92,19 @@ if (!flags['skip-bundle']) results.bundle = await measureBundle({ top: 10 })
 if (!flags['skip-cpu']) results.cpu = await runCpuBench({ iterations: quick ? 500 : 3000, log })
 if (!flags['skip-load']) results.load = await runLoad({ llmLatencies, graphMs, concurrencies, counts, warmup, log })
 if (!flags['skip-load']) results.breakdown = await runBreakdown({ n: quick ? 20 : 60, log })
+if (!flags['skip-invocation']) results.invocation = await runInvocationCpu({ iterations: quick ? 100 : 500, warmup: quick ? 20 : 50, log })
+if (!flags['skip-compare']) {
+  // The shape issue 12 measured: LLM 800 ms, Graph 50 ms, 100 DMs at 1 and 150 at 5 concurrent.
+  results.compare = await runComparison({
+    llmMs: 800,
+    graphMs,
+    counts: quick ? { 1: 20, 5: 40 } : { 1: 100, 5: 150 },
+    warmup: quick ? 10 : 30,
+    countN: quick ? 20 : 60,
+    rounds: quick ? 1 : positiveInt('rounds', flags.rounds, 9),
+    log,
+  })
+}
 results.seconds = Math.round((Date.now() - started) / 1000)
 
 const budgets = checkBudgets(results)
@@ -101,6 +125,7 @@ function fmtValue(v, unit) {
   if (unit === 'µs') return `${v.toFixed(0)} µs`
   if (unit === 'KiB') return `${v.toFixed(1)} KiB`
   if (unit === '%') return `${(v * 100).toFixed(1)} %`
+  if (unit === '×') return `${v.toFixed(2)}×`
   return `${v} ${unit}`
 }
 
@@ -132,6 +157,7 @@ function checkBudgets(r) {
   const one = r.cpu?.find((x) => x.name.startsWith('1 KB'))
   if (one) out.push(atMost('hot-path CPU, 1 KB webhook (mean)', one.total.mean, BUDGET.cpu1kbUs, 'µs'))
   if (r.bundle?.wrangler) out.push(atMost('minified bundle, gzip (wrangler)', r.bundle.wrangler.gzipKib, BUDGET.gzipKib, 'KiB'))
+  out.push(...costBudgets(r, atMost))
   return out
 }
 
@@ -157,6 +183,7 @@ function renderMarkdown(r, budgets) {
     '',
     table(['', 'Budget', 'Measured', 'Limit'], budgets.map((b) => [b.pass ? 'PASS' : '**FAIL**', b.name, fmtValue(b.measured, b.unit), fmtValue(b.limit, b.unit)])),
     '',
+    ...renderCost(r),
   ]
   if (r.load) {
     const phases = r.load.phases

@@ -40,7 +40,7 @@ async function timedGet(url) {
   return { status: res.status, ms: performance.now() - t }
 }
 
-function repliesBySender(graph) {
+export function repliesBySender(graph) {
   const map = new Map()
   for (const r of graph.records) {
     if (r.kind !== 'message') continue
@@ -60,7 +60,7 @@ function typingBySender(graph) {
 }
 
 /** Waits (bounded) until every sender has a reply, then until the Graph stand-in goes quiet. */
-async function waitForReplies(stack, senders, timeoutMs) {
+export async function waitForReplies(stack, senders, timeoutMs) {
   const deadline = Date.now() + timeoutMs
   const pending = new Set(senders)
   while (pending.size && Date.now() < deadline) {
@@ -75,9 +75,9 @@ function healthzPhase(stack, n, c) {
   return runPool(n, c, () => timedGet(`${stack.workerUrl}/healthz`))
 }
 
-async function webhookPhase(stack, n, c, label) {
+export async function webhookPhase(stack, n, c, label, senders) {
   const deliveries = Array.from({ length: n }, (_, i) => {
-    const senderId = newSender()
+    const senderId = senders?.[i] ?? newSender()
     const text = `Hi! Are you open on Sunday, and do you ship to Lisbon? (${label} #${i + 1})`
     return { senderId, body: buildDelivery({ text, senderId }).body }
   })

@@ -132,7 +132,8 @@ async function waitForHealth(url, child, timeoutMs, output) {
  *  port (8787 preferred; 0 = any free), persistTo (dir), vars (extra --var values, e.g. RATE_LIMIT_BURST),
  *  which override everything else,
  *  useDevVars (true: honour .dev.vars for real LLM/Graph; false: ignore it completely, for tests),
- *  graph {latencyMs, failRate}, llm {latencyMs}, stdio ('inherit' | 'pipe'), readyTimeoutMs.
+ *  graph {latencyMs, failRate}, llm {latencyMs}, stdio ('inherit' | 'pipe'), readyTimeoutMs,
+ *  config (another wrangler config file), script (another entry point for wrangler.toml).
  * Returns { workerUrl, graph, llm, secrets, mode, child, output(), stop() }.
  */
 export async function startStack(opts = {}) {
@@ -196,6 +197,9 @@ export async function startStack(opts = {}) {
       '--show-interactive-dev-session=false',
       '--persist-to', opts.persistTo ?? join(root, '.wrangler', 'state'),
     ]
+    // The bench runs other Workers (its yardstick, an instrumented entry) the same way.
+    if (opts.config) args.push('--config', opts.config)
+    if (opts.script) args.splice(2, 0, opts.script)
     const env = { ...process.env }
     for (const k of NAMES_FROM_PROCESS_ENV) delete env[k]
     if (hasDevVars) {

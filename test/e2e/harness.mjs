@@ -29,8 +29,8 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
   })
 }
 
-/** Starts a stack; `vars` are extra Worker settings (--var). */
-export async function startE2E({ vars = {}, graph = {}, llm = {} } = {}) {
+/** Starts a stack; `vars` are extra Worker settings (--var); `config`/`script` run another Worker (bench). */
+export async function startE2E({ vars = {}, graph = {}, llm = {}, config, script } = {}) {
   const persistTo = mkdtempSync(join(tmpdir(), 'igbot-e2e-'))
   const stack = await startStack({
     port: 0,
@@ -40,6 +40,8 @@ export async function startE2E({ vars = {}, graph = {}, llm = {} } = {}) {
     graph: { latencyMs: 5, ...graph },
     llm: { latencyMs: 0, ...llm },
     readyTimeoutMs: 90000,
+    ...(config ? { config } : {}),
+    ...(script ? { script } : {}),
   })
   live.add(stack.child)
   return {

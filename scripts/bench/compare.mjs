@@ -1,0 +1,231 @@
+/**
+ * The yardstick comparison of `npm run bench` (issue 12): the product and the minimal reference
+ * Worker (scripts/bench/yardstick/) each under their own `wrangler dev` with their own loopback
+ * stand-ins, started together and measured in alternating phases of the same run, so both see
+ * the same machine. Per answered DM: CPU of the whole wrangler dev process group (utime + stime of
+ * every process in the group, read from /proc/<pid>/stat before and after the phase, replies
+ * included), and the acknowledgement latency at 1 and 5 concurrent. Then, for the product only,
+ * a count phase under the instrumented entry (scripts/bench/counted-entry.js): Durable Object
+ * requests, SQLite rows written, KV operations and log lines and bytes per DM.
+ */
+import { execFileSync } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { settle, sleep, startE2E } from '../../test/e2e/harness.mjs'
+import { summarize } from '../../tools/bench-stats.ts'
+import { ROOT } from '../sandbox/sandbox.mjs'
+import { repliesBySender, waitForReplies, webhookPhase } from './load.mjs'
+
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+  } catch {
+    return 100
+  }
+})()
+
+/**
+ * CPU seconds (user + system) used so far by every live process in process group `pgid`.
+ * wrangler dev runs detached as its own group: the wrangler Node process, workerd and helpers.
+ */
+export function groupCpuSeconds(pgid) {
+  let ticks = 0
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    let stat
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8')
+    } catch {
+      continue // exited meanwhile
+    }
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    if (Number(f[2]) !== pgid) continue
+    ticks += Number(f[11]) + Number(f[12])
+  }
+  return ticks / CLK_TCK
+}
+
+/** CPU per process of the group, by command name (wrangler's node vs workerd). */
+export function groupCpuByCommand(pgid) {
+  const out = {}
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    let stat
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8')
+    } catch {
+      continue
+    }
+    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    if (Number(f[2]) !== pgid) continue
+    out[comm] = (out[comm] ?? 0) + (Number(f[11]) + Number(f[12])) / CLK_TCK
+  }
+  return out
+}
+
+const diff = (a, b) => Object.fromEntries(Object.keys(b).map((k) => [k, b[k] - (a[k] ?? 0)]))
+
+/** One measured phase on one stack: n DMs at concurrency c, replies awaited, CPU of the group. */
+async function phase(stack, { n, c, llmMs, label }) {
+  stack.llm.configure({ latencyMs: llmMs })
+  const pgid = stack.child.pid
+  const cpuBefore = groupCpuByCommand(pgid)
+  const w = await webhookPhase(stack, n, c, label)
+  const senders = w.results.filter((r) => r.status === 200).map((r) => r.senderId)
+  await waitForReplies(stack, senders, llmMs + 30_000)
+  const cpu = diff(cpuBefore, groupCpuByCommand(pgid))
+  const replies = repliesBySender(stack.graph)
+  const answered = senders.filter((s) => replies.get(s)?.length === 1).length
+  const duplicated = senders.filter((s) => (replies.get(s)?.length ?? 0) > 1).length
+  const total = Object.values(cpu).reduce((a, b) => a + b, 0)
+  return {
+    n,
+    concurrency: c,
+    ack: summarize(w.results.filter((r) => r.status === 200).map((r) => r.ms)),
+    non200: w.results.filter((r) => r.status !== 200).length,
+    answered,
+    duplicated,
+    cpuSeconds: total,
+    cpuByCommand: cpu,
+    cpuMsPerDm: answered ? (total * 1000) / answered : NaN,
+  }
+}
+
+/**
+ * opts: { llmMs, graphMs, counts: { 1: n, 5: n }, warmup, countN, rounds, log }
+ * Returns { product: { c1, c5 }, yardstick: { c1, c5 }, counts, clkTck, rounds }.
+ */
+export async function runComparison(opts) {
+  const log = opts.log ?? (() => {})
+  const common = { graph: { latencyMs: opts.graphMs }, llm: { latencyMs: opts.llmMs } }
+  const sides = {
+    product: await startE2E({ ...common, vars: { LLM_DAILY_BUDGET: '10000000' } }),
+    yardstick: await startE2E({ ...common, config: join(ROOT, 'scripts', 'bench', 'yardstick', 'wrangler.toml') }),
+  }
+  const results = { product: {}, yardstick: {}, clkTck: CLK_TCK, llmMs: opts.llmMs, graphMs: opts.graphMs, rounds: opts.rounds }
+  try {
+    for (const [name, stack] of Object.entries(sides)) {
+      await webhookPhase(stack, opts.warmup, 5, 'warm-up').then((w) =>
+        waitForReplies(stack, w.results.map((r) => r.senderId), opts.llmMs + 30_000)
+      )
+      log(`compare ${name} at ${stack.workerUrl} warmed up (${opts.warmup} DMs)`)
+    }
+    // Alternate the two sides phase by phase (and repeat) so machine noise hits both alike;
+    // per side and concurrency the round with the median CPU per DM is kept, all are reported.
+    const rounds = { product: { 1: [], 5: [] }, yardstick: { 1: [], 5: [] } }
+    for (let r = 0; r < opts.rounds; r++) {
+      for (const c of [1, 5]) {
+        const order = r % 2 === 0 ? ['product', 'yardstick'] : ['yardstick', 'product']
+        for (const name of order) {
+          const p = await phase(sides[name], { n: opts.counts[c], c, llmMs: opts.llmMs, label: `${name}-r${r}-c${c}` })
+          rounds[name][c].push(p)
+          log(
+            `compare ${name.padEnd(9)} c=${c} n=${p.n}: ack p50 ${p.ack.p50.toFixed(1)} p99 ${p.ack.p99.toFixed(1)} ms | ` +
+              `CPU ${p.cpuMsPerDm.toFixed(1)} ms/DM (${Object.entries(p.cpuByCommand).map(([k, v]) => `${k} ${((v * 1000) / Math.max(1, p.answered)).toFixed(1)}`).join(', ')}) | ` +
+              `answered once ${p.answered}/${p.n}, duplicated ${p.duplicated}`
+          )
+        }
+      }
+    }
+    const median = (list, key) => [...list].sort((a, b) => key(a) - key(b))[Math.floor((list.length - 1) / 2)]
+    for (const name of ['product', 'yardstick']) {
+      for (const c of [1, 5]) {
+        const list = rounds[name][c]
+        results[name][`c${c}`] = {
+          ...median(list, (p) => p.cpuMsPerDm),
+          ackP50Median: median(list, (p) => p.ack.p50).ack.p50,
+          ackP99Median: median(list, (p) => p.ack.p99).ack.p99,
+          rounds: list.map((p) => ({ cpuMsPerDm: p.cpuMsPerDm, ackP50: p.ack.p50, ackP99: p.ack.p99, answered: p.answered, n: p.n })),
+        }
+      }
+    }
+  } finally {
+    await Promise.all(Object.values(sides).map((s) => s.stop()))
+  }
+  results.counts = await countPerDm({ n: opts.countN, llmMs: opts.llmMs, graphMs: opts.graphMs, log })
+  return results
+}
+
+/** One counted phase: n DMs (from `senders`, or new ones), units per DM answered exactly once. */
+async function countedPhase(stack, counters, n, label, senders, llmMs) {
+  const before = await counters()
+  const sinceReplies = new Map([...repliesBySender(stack.graph)].map(([k, v]) => [k, v.length]))
+  const w = await webhookPhase(stack, n, 5, label, senders)
+  const ok = w.results.filter((r) => r.status === 200).map((r) => r.senderId)
+  // Wait (bounded) until each sender has one reply more than before, then for quiet.
+  const deadline = Date.now() + llmMs + 30_000
+  const fresh = () => {
+    const now = repliesBySender(stack.graph)
+    return ok.every((s) => (now.get(s)?.length ?? 0) > (sinceReplies.get(s) ?? 0))
+  }
+  while (!fresh() && Date.now() < deadline) await sleep(50)
+  await settle(stack.graph, { quietMs: 1500, timeoutMs: 15_000 })
+  const after = await counters()
+  const replies = repliesBySender(stack.graph)
+  const answered = ok.filter((s) => (replies.get(s)?.length ?? 0) - (sinceReplies.get(s) ?? 0) === 1).length
+  const per = (k) => (after[k] - before[k]) / answered
+  const perMap = (k) =>
+    Object.fromEntries(
+      Object.keys(after[k])
+        .filter((m) => !m.includes('__miniflare'))
+        .map((m) => [m, (after[k][m] - (before[k][m] ?? 0)) / answered])
+        .filter(([, v]) => v > 0)
+        .sort((a, b) => b[1] - a[1])
+    )
+  const rowsWrittenByStatement = perMap('rowsWrittenByStatement')
+  return {
+    senders: ok,
+    units: {
+      answered,
+      invocations: per('invocations'),
+      doRequests: per('doRequests'),
+      doRequestsByMethod: perMap('doRequestsByMethod'),
+      alarms: per('alarms'),
+      alarmsSet: per('alarmsSet'),
+      // Miniflare's own bookkeeping table (the object's name) is not the product's, nor billed.
+      rowsWritten: Object.values(rowsWrittenByStatement).reduce((a, b) => a + b, 0),
+      rowsWrittenByStatement,
+      kvReads: per('kvReads'),
+      kvWrites: per('kvWrites'),
+      kvDeletes: per('kvDeletes'),
+      kvLists: per('kvLists'),
+      logLines: per('logLines'),
+      logBytes: per('logBytes'),
+      logEvents: perMap('logEvents'),
+    },
+  }
+}
+
+/** The product under the instrumented entry: billed units per answered DM. */
+export async function countPerDm({ n, llmMs, graphMs, log = () => {} }) {
+  const stack = await startE2E({
+    vars: { LLM_DAILY_BUDGET: '10000000' },
+    graph: { latencyMs: graphMs },
+    llm: { latencyMs: llmMs },
+    script: join(ROOT, 'scripts', 'bench', 'counted-entry.js'),
+  })
+  const counters = async () => (await fetch(`${stack.workerUrl}/__bench/counters`)).json()
+  try {
+    // Warm: the first DM of an isolate pays one-off work (the account registry write, token fetch).
+    const warm = await webhookPhase(stack, 10, 5, 'count-warm-up')
+    await waitForReplies(stack, warm.results.map((r) => r.senderId), llmMs + 30_000)
+    // New senders: one DM each (the bench's load shape; each wakes a new object).
+    const first = await countedPhase(stack, counters, n, 'count', null, llmMs)
+    // The same senders again: what a conversation's later DMs cost (memory, warm object).
+    const second = await countedPhase(stack, counters, n, 'count-again', first.senders, llmMs)
+    const out = { n, ...first.units, again: second.units }
+    const schema = (m) => Object.entries(m).filter(([k]) => /^CREATE\b/i.test(k)).reduce((a, [, v]) => a + v, 0)
+    out.rowsWrittenSchema = schema(first.units.rowsWrittenByStatement)
+    out.rowsWrittenWarm = second.units.rowsWritten
+    log(
+      `count product per answered DM, new senders (${first.units.answered}/${n}): DO requests ${out.doRequests.toFixed(2)}, rows written ${out.rowsWritten.toFixed(2)}, ` +
+        `KV reads ${out.kvReads.toFixed(2)} writes ${out.kvWrites.toFixed(2)}, log lines ${out.logLines.toFixed(2)} (${out.logBytes.toFixed(0)} B), alarms set ${out.alarmsSet.toFixed(2)}; ` +
+        `second DM: DO requests ${second.units.doRequests.toFixed(2)}, rows written ${second.units.rowsWritten.toFixed(2)}`
+    )
+    return out
+  } finally {
+    await stack.stop()
+  }
+}
