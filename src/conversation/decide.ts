@@ -90,7 +90,8 @@ export function decideEvent(s: ConversationStores, { e, key, now, config, echoHa
   const mid = 'mid' in e && typeof e.mid === 'string' ? e.mid : null
   const job = jobFor(e, config)
   if (now - e.timestamp > WINDOW_MS) return { decision: 'stale' }
-  s.state.set('last_user_at', Math.max(s.state.num('last_user_at'), e.timestamp))
+  // Never later than now: a stamp from the future must not hold the window or memory open.
+  s.state.set('last_user_at', Math.max(Math.min(s.state.num('last_user_at'), now), Math.min(e.timestamp, now)))
   const reply = (text: string, reason: string) => s.jobs.create(key, e.timestamp, { type: 'fixed', text, reason }, now)
   // Opt-out and opt-in are honoured before anything else, and their confirmations are not
   // rate limited: a person must always be able to make the bot stop.

@@ -14,7 +14,7 @@ import { eventKey, rememberAccount, seenKey, senderObjectName } from './names'
 import { hashId, type Logger } from '../core/log'
 import { count } from '../core/metrics'
 import { runJob } from './pipeline'
-import type { InboundEvent, WebhookEvent } from '../meta/webhook'
+import { clampFutureTimestamps, type InboundEvent, type WebhookEvent } from '../meta/webhook'
 
 /** KV keeps seen ids past Meta's 36-hour redelivery horizon. */
 export const SEEN_TTL_SECONDS = 48 * 3600
@@ -49,8 +49,12 @@ interface Group {
   events: InboundEvent[]
 }
 
-export async function handleDelivery(deps: DeliveryDeps, events: WebhookEvent[]): Promise<DeliveryOutcome> {
-  const invocationDeadline = Date.now() + WAIT_UNTIL_BUDGET_MS
+export async function handleDelivery(deps: DeliveryDeps, received: WebhookEvent[]): Promise<DeliveryOutcome> {
+  const receivedAt = Date.now()
+  const invocationDeadline = receivedAt + WAIT_UNTIL_BUDGET_MS
+  // A stamp from the future would hold the sender's window and memory expiry (see webhook.ts).
+  const { events, clamped, maxAheadMs } = clampFutureTimestamps(received, receivedAt)
+  if (clamped) deps.log.warn('timestamp_clamped', { events: clamped, max_ahead_s: Math.round(maxAheadMs / 1000) })
   const counts: Record<string, number> = {}
   const bump = (k: string) => (counts[k] = (counts[k] ?? 0) + 1)
   const groups = new Map<string, Group>()

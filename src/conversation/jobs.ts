@@ -110,7 +110,8 @@ export class Jobs {
       userId: this.state.get('user_id') ?? '',
       accountId: this.state.get('account_id') ?? '',
       timestamp: row.ts,
-      lastUserAt: Math.max(row.ts, this.state.num('last_user_at')),
+      // Capped at now: a future stamp stored before timestamps were clamped must not shut the window.
+      lastUserAt: Math.min(Math.max(row.ts, this.state.num('last_user_at')), now),
       kind,
       parts: row.parts ? (JSON.parse(row.parts) as string[]) : null,
       nextPart: row.next_part,

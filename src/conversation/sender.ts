@@ -25,6 +25,7 @@ import { Memory } from './memory'
 import { eventKey } from './names'
 import { runJob } from './pipeline'
 import { StateStore } from './state'
+import { clampFutureTimestamps } from '../meta/webhook'
 
 const HOUR = 3_600_000
 /** Meta redelivers for up to 36 hours; claims are kept longer than that. */
@@ -89,14 +90,16 @@ export class SenderObject extends DurableObject<Env> {
   async accept(input: AcceptInput): Promise<Accepted[]> {
     const config = this.config()
     const now = input.now ?? Date.now()
-    const order = input.events.map((e, i) => ({ e, i })).sort((a, b) => a.e.timestamp - b.e.timestamp)
+    // The Worker clamped already; the object does too, as the one place every event passes.
+    const events = clampFutureTimestamps(input.events, now).events
+    const order = events.map((e, i) => ({ e, i })).sort((a, b) => a.e.timestamp - b.e.timestamp)
     // Hashes of echoed texts, computed before the transaction (it cannot await): an echo whose
     // text matches a part the bot is sending or has sent is the bot's own.
     const echoHashes = new Map<number, string>()
     for (const { e, i } of order) {
       if (e.kind === 'echo' && e.text) echoHashes.set(i, await textHash(e.text))
     }
-    const results: Accepted[] = new Array(input.events.length)
+    const results: Accepted[] = new Array(events.length)
     // One transaction: if anything fails, no claim of this batch stands, so Meta's redelivery
     // after our 503 is decided afresh instead of being taken for a duplicate.
     this.ctx.storage.transactionSync(() => {
@@ -185,7 +188,7 @@ export class SenderObject extends DurableObject<Env> {
     const job = this.jobs.nextRunAt()
     if (job !== null) times.push(job)
     const lastTurn = this.memory.newest()
-    if (lastTurn) times.push(Math.max(lastTurn, this.state.num('last_user_at')) + config.MEMORY_TTL_HOURS * HOUR)
+    if (lastTurn) times.push(Math.min(Math.max(lastTurn, this.state.num('last_user_at')), now) + config.MEMORY_TTL_HOURS * HOUR)
     const oldestClaim = this.sql.exec<{ t: number | null }>('SELECT MIN(claimed_at) AS t FROM claims').toArray()[0]?.t
     if (oldestClaim) times.push(oldestClaim + CLAIM_RETENTION_MS)
     if (!times.length) return
@@ -204,7 +207,8 @@ export class SenderObject extends DurableObject<Env> {
   }
 
   private expire(now: number, config: Config): void {
-    const lastActivity = Math.max(this.state.num('last_user_at'), this.memory.newest() ?? 0)
+    // Capped at now, so no stored time from the future keeps memory forever.
+    const lastActivity = Math.min(Math.max(this.state.num('last_user_at'), this.memory.newest() ?? 0), now)
     if (now - lastActivity >= config.MEMORY_TTL_HOURS * HOUR) this.memory.clear()
     this.sql.exec('DELETE FROM claims WHERE claimed_at < ?', now - CLAIM_RETENTION_MS)
     this.jobs.expire(now)

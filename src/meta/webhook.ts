@@ -250,6 +250,31 @@ function toCommentEvent(
   return { ok: true, event: { ...env, kind: 'comment', ...parsed.comment } }
 }
 
+/** A message stamped further ahead of its receipt than this is not believed (clock skew allowance). */
+export const MAX_FUTURE_SKEW_MS = 5 * 60_000
+
+/**
+ * A timestamp far in the future (a clock or platform bug: signed bodies cannot be forged) would,
+ * once stored, shut the messaging window and hold memory for good. Events
+ * stamped more than MAX_FUTURE_SKEW_MS after `now` (the time of receipt) are re-stamped `now`.
+ * Returns new event objects; `clamped` counts them and `maxAheadMs` says by how much at most.
+ */
+export function clampFutureTimestamps<T extends { timestamp: number }>(
+  events: readonly T[],
+  now: number
+): { events: T[]; clamped: number; maxAheadMs: number } {
+  let clamped = 0
+  let maxAheadMs = 0
+  const out = events.map((e) => {
+    const ahead = e.timestamp - now
+    if (!(ahead > MAX_FUTURE_SKEW_MS)) return e
+    clamped++
+    maxAheadMs = Math.max(maxAheadMs, ahead)
+    return { ...e, timestamp: now }
+  })
+  return { events: out, clamped, maxAheadMs }
+}
+
 export type ParseResult = { ok: true; webhook: ParsedWebhook } | { ok: false; reason: string }
 
 /**

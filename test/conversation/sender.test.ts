@@ -269,4 +269,31 @@ describe('ordering and staleness', () => {
     const asked = net.llm.map((b) => b.messages.at(-1)!.content).filter((c) => /first|second|third/.test(c))
     expect(asked.map((c) => ['first', 'second', 'third'].find((w) => c.includes(w)))).toEqual(['first', 'second', 'third'])
   })
+
+  it('answers a DM stamped ten minutes ahead and the sender\'s next DM too, storing no time from the future', async () => {
+    const sender = newSender()
+    const before = Date.now()
+    await postItems([{ senderId: sender, text: 'from the future', timestamp: before + 10 * 60_000 }])
+    await postItems([{ senderId: sender, text: 'and now' }])
+    expect(net.textsTo(sender)).toHaveLength(2)
+    const snap = await senderStub(sender).snapshot()
+    expect(Number(snap.state.last_user_at)).toBeLessThanOrEqual(Date.now())
+  })
+
+  it('answers the next DM after a message stamped years ahead, which is answered as if sent on receipt', async () => {
+    const sender = newSender()
+    await postItems([{ senderId: sender, text: 'far ahead', timestamp: Date.now() + 10 * 365 * 24 * 3_600_000 }])
+    await postItems([{ senderId: sender, text: 'hello again' }])
+    expect(net.textsTo(sender)).toHaveLength(2)
+  })
+
+  it('answers a sender whose stored last-message time already lies in the future (stored before clamping)', async () => {
+    const sender = newSender()
+    await postItems([{ senderId: sender, text: 'first' }])
+    await runInDurableObject(senderStub(sender), (_o: SenderObject, state) => {
+      state.storage.sql.exec("UPDATE state SET v = ? WHERE k = 'last_user_at'", String(Date.now() + 365 * 24 * 3_600_000))
+    })
+    await postItems([{ senderId: sender, text: 'second' }])
+    expect(net.textsTo(sender)).toHaveLength(2)
+  })
 })

@@ -4,7 +4,7 @@
  * input, however hostile, may throw.
  */
 import { describe, expect, it } from 'vitest'
-import { parseWebhook, type ParsedWebhook, type WebhookEvent } from '../../src/meta/webhook'
+import { clampFutureTimestamps, MAX_FUTURE_SKEW_MS, parseWebhook, type ParsedWebhook, type WebhookEvent } from '../../src/meta/webhook'
 import {
   DEFAULT_ACCOUNT_ID as ACCOUNT,
   DEFAULT_SENDER_ID as SENDER,
@@ -537,3 +537,29 @@ describe('entry time', () => {
     expect(result.ok && result.webhook.events.map((e) => e.kind)).toEqual(['text'])
   })
 })
+
+describe('timestamps from the future', () => {
+  const NOW = 1_780_000_000_000
+  const at = (timestamp: number) => ({ kind: 'text', mid: 'm', timestamp })
+
+  it('re-stamps an event more than five minutes ahead with the time of receipt, and counts it', () => {
+    const r = clampFutureTimestamps([at(NOW + 10 * 60_000), at(NOW - 1000)], NOW)
+    expect(r.events.map((e) => e.timestamp)).toEqual([NOW, NOW - 1000])
+    expect(r.clamped).toBe(1)
+    expect(r.maxAheadMs).toBe(10 * 60_000)
+  })
+
+  it('keeps a stamp within the clock-skew allowance, and clamps one just past it', () => {
+    expect(clampFutureTimestamps([at(NOW + MAX_FUTURE_SKEW_MS)], NOW).events[0]!.timestamp).toBe(NOW + MAX_FUTURE_SKEW_MS)
+    expect(clampFutureTimestamps([at(NOW + MAX_FUTURE_SKEW_MS + 1)], NOW).events[0]!.timestamp).toBe(NOW)
+  })
+
+  it('clamps hostile stamps (years ahead, the largest safe integer) and leaves the input untouched', () => {
+    const input = [at(Number.MAX_SAFE_INTEGER), at(NOW + 50 * 365 * 86_400_000)]
+    const r = clampFutureTimestamps(input, NOW)
+    expect(r.events.every((e) => e.timestamp === NOW)).toBe(true)
+    expect(r.clamped).toBe(2)
+    expect(input[0]!.timestamp).toBe(Number.MAX_SAFE_INTEGER)
+  })
+})
+
