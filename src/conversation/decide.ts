@@ -93,17 +93,26 @@ export function decideEvent(s: ConversationStores, { e, key, now, config, echoHa
   // Never later than now: a stamp from the future must not hold the window or memory open.
   s.state.set('last_user_at', Math.max(Math.min(s.state.num('last_user_at'), now), Math.min(e.timestamp, now)))
   const reply = (text: string, reason: string) => s.jobs.create(key, e.timestamp, { type: 'fixed', text, reason }, now)
-  // Opt-out and opt-in are honoured before anything else, and their confirmations are not
-  // rate limited: a person must always be able to make the bot stop.
+  // A confirmation is a reply like any other: it needs a token from the sender's bucket, so a
+  // burst of STOP/START/handoff messages cannot turn into a burst of replies. What the sender
+  // asked for is done either way.
+  const confirm = (text: string, reason: string) => (s.limits.takeToken(config, now) ? { job: reply(text, reason) } : {})
+  // Opt-out and opt-in are honoured before anything else: a person must always be able to make
+  // the bot stop.
   const intent = job?.type === 'llm' ? matchIntent(job.text, intentWords(config)) : null
   if (intent === 'stop') {
     s.state.set('opted_out', 1)
     s.memory.clear()
-    return { decision: 'opt_out', job: reply(config.OPT_OUT_REPLY, 'opt_out') }
+    return { decision: 'opt_out', ...confirm(config.OPT_OUT_REPLY, 'opt_out') }
   }
-  if (intent === 'start') {
+  if (intent === 'start' && s.state.get('opted_out')) {
     s.state.delete('opted_out', 'paused_until')
-    return { decision: 'opt_in', job: reply(config.OPT_IN_REPLY, 'opt_in') }
+    return { decision: 'opt_in', ...confirm(config.OPT_IN_REPLY, 'opt_in') }
+  }
+  if (intent === 'start' && s.state.num('paused_until') > now) {
+    // START also ends a handoff pause (see HANDOFF_REPLY); only an opt-out is confirmed.
+    s.state.delete('paused_until')
+    return { decision: 'resumed' }
   }
   // Nothing of an opted-out sender is remembered.
   if (s.state.get('opted_out')) return { decision: 'opted_out' }
@@ -113,7 +122,7 @@ export function decideEvent(s: ConversationStores, { e, key, now, config, echoHa
     // Meta requires a path to a person: the bot stays quiet for the rest of the messaging
     // window (or until START), and every reply from a person extends the pause.
     s.state.set('paused_until', now + WINDOW_MS)
-    return { decision: 'handoff', job: reply(config.HANDOFF_REPLY, 'handoff') }
+    return { decision: 'handoff', ...confirm(config.HANDOFF_REPLY, 'handoff') }
   }
   if (!job) return { decision: 'ignored' }
   if (!s.limits.takeToken(config, now)) {

@@ -13,8 +13,9 @@ export type Decision =
   | 'paused' // claimed; a human took over this conversation
   | 'stale' // claimed; older than the 24-hour messaging window, never answered
   | 'opted_out' // claimed; the sender sent a stop word earlier
-  | 'opt_out' // claimed; this message is a stop word (one confirmation reply)
-  | 'opt_in' // claimed; this message is a start word (one confirmation reply)
+  | 'opt_out' // claimed; this message is a stop word (confirmed if the rate limit allows)
+  | 'opt_in' // claimed; a start word after an opt-out (confirmed if the rate limit allows)
+  | 'resumed' // claimed; a start word that ended a handoff pause (no reply)
   | 'handoff' // claimed; the sender asked for a person (handoff notice, bot paused)
   | 'own_echo' // the echo of one of the bot's own replies
   | 'human_echo' // an echo typed by a person in the Instagram app: pauses the bot

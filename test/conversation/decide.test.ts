@@ -48,6 +48,26 @@ describe('the conversation state machine', () => {
     })
   })
 
+  it('honours a rate-limited STOP without confirming it, and confirms START only after an opt-out', async () => {
+    const config = { ...testConfig(), RATE_LIMIT_BURST: 1 }
+    await withStores((s) => {
+      expect(decide(s, text('START'), config)).toMatchObject({ decision: 'new' })
+      const stop = decide(s, text('STOP'), config)
+      expect(stop).toEqual({ decision: 'opt_out' })
+      expect(s.state.get('opted_out')).toBe('1')
+      expect(decide(s, text('START'), config)).toEqual({ decision: 'opt_in' })
+      expect(s.state.get('opted_out')).toBeUndefined()
+    })
+  })
+
+  it('ends a handoff pause on START without a confirmation', async () => {
+    await withStores((s) => {
+      expect(decide(s, text('can I talk to a person'))).toMatchObject({ decision: 'handoff', job: expect.any(String) })
+      expect(decide(s, text('start'))).toEqual({ decision: 'resumed' })
+      expect(decide(s, text('hi again'))).toMatchObject({ decision: 'new' })
+    })
+  })
+
   it('is paused by a person\'s echo and remembers what the person said', async () => {
     await withStores((s) => {
       const echo = { ...text('A person here'), kind: 'echo', senderId: 'acct', recipientId: 'user' } as InboundEvent
