@@ -2,8 +2,13 @@
  * What the bot remembers of a conversation (`turns` table): the last MEMORY_TURNS turns, at most
  * MEMORY_MAX_CHARS characters, forgotten after MEMORY_TTL_HOURS of silence. Turns are keyed by
  * Meta's message id so an unsend removes and an edit replaces exactly the turn it changes.
+ *
+ * Memory is replayed into every later prompt, so it is where screening must hold: a turn the
+ * input screen flags (a refused attack, an edit into one, a reply or a person's echo that carries
+ * an instruction) is stored as a neutral placeholder, never verbatim.
  */
 import type { Config } from '../core/config'
+import { screenInput } from '../llm/guard'
 import type { Turn } from '../llm/prompt'
 import type { InboundEvent } from '../meta/webhook'
 
@@ -28,12 +33,20 @@ export function memoryText(e: InboundEvent): string | null {
   }
 }
 
+/** What a flagged turn is remembered as: says that something was said, not what. */
+export const WITHHELD_TURN = '[message withheld by the input screen]'
+
+/** The text to store for a turn: itself, or the placeholder when the input screen flags it. */
+export function rememberable(text: string): string {
+  return screenInput(text).flagged ? WITHHELD_TURN : text
+}
+
 export class Memory {
   constructor(private readonly sql: SqlStorage) {}
 
   remember(role: Turn['role'], text: string, ts: number, mid: string | null, config: Config): void {
     if (config.MEMORY_TURNS === 0 || config.MEMORY_MAX_CHARS === 0) return
-    this.sql.exec('INSERT INTO turns (mid, role, text, ts) VALUES (?, ?, ?, ?)', mid, role, text.slice(0, config.MEMORY_MAX_CHARS), ts)
+    this.sql.exec('INSERT INTO turns (mid, role, text, ts) VALUES (?, ?, ?, ?)', mid, role, rememberable(text).slice(0, config.MEMORY_MAX_CHARS), ts)
     this.trim(config)
   }
 
@@ -59,9 +72,9 @@ export class Memory {
     this.sql.exec('DELETE FROM turns WHERE mid = ?', mid)
   }
 
-  /** The user edited a message: the remembered text follows. */
+  /** The user edited a message: the remembered text follows (screened like a new message). */
   edit(mid: string, text: string, config: Config): void {
-    this.sql.exec("UPDATE turns SET text = ? WHERE mid = ? AND role = 'user'", text.slice(0, config.MEMORY_MAX_CHARS), mid)
+    this.sql.exec("UPDATE turns SET text = ? WHERE mid = ? AND role = 'user'", rememberable(text).slice(0, config.MEMORY_MAX_CHARS), mid)
   }
 
   clear(): void {
