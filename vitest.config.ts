@@ -9,6 +9,11 @@ export const TEST_BINDINGS = {
   OPENAI_API_KEY: 'test-openai-key',
   GRAPH_API_BASE: 'https://graph.test',
   OPENAI_BASE_URL: 'https://llm.test/v1',
+  // The example comment rule, and one the assistant answers (test/worker/comments.test.ts).
+  COMMENT_RULES: JSON.stringify([
+    { keywords: ['price'], private_reply: 'Here is our price list', public_replies: ['Sent you a DM!'] },
+    { keywords: ['question', 'prompt', 'link'], private_reply: null },
+  ]),
 }
 
 export default defineConfig({

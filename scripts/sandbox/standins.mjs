@@ -102,6 +102,9 @@ function failurePlan() {
  * - POST /:version/:id/messages with `Authorization: Bearer <token>` (or `?access_token=`)
  * - GET /refresh_access_token and /:version/refresh_access_token
  * - GET /:version/me
+ * - POST /:version/:comment-id/replies (public replies); private replies go to /messages with
+ *   `recipient.comment_id` (one per comment, as Meta enforces)
+ * - GET, POST, DELETE /:version/:id/messenger_profile (ice breakers, persistent menu)
  * - /__sandbox/: GET messages?since=&recipient=, GET calls?since=, GET events (SSE),
  *   POST reset, POST config {latencyMs, failRate, failNext, token}
  * Options: { token, latencyMs (50), failRate (0), accountId, host, port }
@@ -123,6 +126,12 @@ export async function startGraphStandin(opts = {}) {
   let messageCounter = 0
   let refreshCounter = 0
   let shouldFail = failurePlan()
+  /** Comment id → commenter, told by whoever plays Meta (POST /__sandbox/comments), so replies land in the right thread. */
+  const commenters = new Map()
+  let privatelyAnswered = new Set()
+  let publicCounter = 0
+  /** The account's messenger_profile (ice breakers, persistent menu). */
+  let profile = {}
 
   function record(entry) {
     seq++
@@ -156,6 +165,7 @@ export async function startGraphStandin(opts = {}) {
       return reply({ status: 500, body: TRANSIENT_ERROR })
     }
     const body = parseSendBody(raw, req.headers['content-type'])
+    if (body?.recipient?.comment_id !== undefined) return privateReply(body, call, reply, version, accountId)
     const recipientId = body?.recipient?.id
     if (typeof recipientId !== 'string' || recipientId === '') {
       return reply(metaError(400, '(#100) The parameter recipient is required', 100))
@@ -221,6 +231,78 @@ export async function startGraphStandin(opts = {}) {
     return send(res, 200, { access_token: next, token_type: 'bearer', expires_in: 5184000 })
   }
 
+  /** Private replies (§12): one per comment, text as in any message; the commenter, if known. */
+  function privateReply(body, call, reply, version, accountId) {
+    const commentId = String(body.recipient.comment_id)
+    const text = body.message?.text
+    if (typeof text !== 'string' || text.length === 0) return reply(metaError(400, '(#100) Message text cannot be empty', 100))
+    if (Buffer.byteLength(text, 'utf8') > MAX_TEXT_BYTES) {
+      return reply(metaError(400, '(#100) Length of param message[text] must be less than or equal to 1000', 100))
+    }
+    if (privatelyAnswered.has(commentId)) {
+      return reply(metaError(400, '(#10) A private reply has already been sent for this comment', 10, { error_subcode: 2534023 }))
+    }
+    privatelyAnswered.add(commentId)
+    messageCounter++
+    const messageId = `m_${messageCounter}`
+    const recipientId = commenters.get(commentId)
+    call.recipientId = recipientId
+    record({ kind: 'private_reply', commentId, text, version, accountId, recipientId, messageId, body })
+    return reply({ status: 200, body: { recipient_id: recipientId ?? commentId, message_id: messageId } })
+  }
+
+  /** POST /:version/:comment-id/replies with `message` (form or JSON). */
+  async function handlePublicReply(req, res, url, version, commentId) {
+    const raw = await readBody(req)
+    const call = { at: Date.now(), method: 'POST', path: url.pathname, status: 0 }
+    calls.push(call)
+    if (cfg.latencyMs > 0) await sleep(cfg.latencyMs)
+    const reply = (r) => {
+      call.status = r.status
+      send(res, r.status, r.body)
+    }
+    if (!tokens.has(bearer(req, url))) return reply(metaError(401, 'Invalid OAuth access token - Cannot parse access token', 190))
+    if (cfg.failNext > 0 || shouldFail(cfg.failRate)) {
+      if (cfg.failNext > 0) cfg.failNext--
+      call.injectedFailure = true
+      return reply({ status: 500, body: TRANSIENT_ERROR })
+    }
+    const body = parseSendBody(raw, req.headers['content-type']) ?? {}
+    const text = typeof body.message === 'string' ? body.message : url.searchParams.get('message')
+    if (typeof text !== 'string' || text.length === 0) return reply(metaError(400, '(#100) The parameter message is required', 100))
+    publicCounter++
+    const id = `178${String(publicCounter).padStart(14, '0')}`
+    record({ kind: 'public_reply', commentId, text, version, id, recipientId: commenters.get(commentId) })
+    return reply({ status: 200, body: { id } })
+  }
+
+  /** GET, POST and DELETE /:version/:id/messenger_profile: ice breakers and the persistent menu. */
+  async function handleProfile(req, res, url, version, accountId) {
+    const raw = req.method === 'GET' ? '' : await readBody(req)
+    const call = { at: Date.now(), method: req.method, path: url.pathname, status: 0 }
+    calls.push(call)
+    const reply = (r) => {
+      call.status = r.status
+      send(res, r.status, r.body)
+    }
+    if (!tokens.has(bearer(req, url))) return reply(metaError(401, 'Invalid OAuth access token - Cannot parse access token', 190))
+    const body = raw ? parseSendBody(raw, req.headers['content-type']) ?? {} : {}
+    record({ kind: 'messenger_profile', method: req.method, version, accountId, body })
+    if (req.method === 'GET') {
+      const fields = (url.searchParams.get('fields') ?? 'ice_breakers,persistent_menu').split(',')
+      const data = {}
+      for (const f of fields) if (profile[f] !== undefined) data[f] = profile[f]
+      return reply({ status: 200, body: { data: Object.keys(data).length ? [data] : [] } })
+    }
+    if (req.method === 'DELETE') {
+      for (const f of Array.isArray(body.fields) ? body.fields : []) delete profile[f]
+      return reply({ status: 200, body: { result: 'success' } })
+    }
+    if (body.platform !== undefined && body.platform !== 'instagram') return reply(metaError(400, '(#100) Param platform must be instagram', 100))
+    for (const f of ['ice_breakers', 'persistent_menu']) if (body[f] !== undefined) profile[f] = body[f]
+    return reply({ status: 200, body: { result: 'success' } })
+  }
+
   function handleEvents(req, res, url) {
     res.writeHead(200, {
       'content-type': 'text/event-stream',
@@ -251,6 +333,12 @@ export async function startGraphStandin(opts = {}) {
       return send(res, 200, { count: calls.length, items: calls.slice(since) })
     }
     if (req.method === 'GET' && route === 'config') return send(res, 200, cfg)
+    if (req.method === 'POST' && route === 'comments') {
+      const body = parseJson(await readBody(req)) ?? {}
+      api.registerComment(String(body.id ?? ''), String(body.from ?? ''))
+      return send(res, 200, { ok: true })
+    }
+    if (req.method === 'GET' && route === 'profile') return send(res, 200, profile)
     if (req.method === 'GET' && route === 'events') return handleEvents(req, res, url)
     if (req.method === 'POST' && route === 'reset') {
       api.reset()
@@ -270,6 +358,10 @@ export async function startGraphStandin(opts = {}) {
       if (url.pathname.startsWith('/__sandbox/')) return await handleControl(req, res, url)
       const sendMatch = /^\/(v\d+\.\d+)\/([^/]+)\/messages$/.exec(url.pathname)
       if (sendMatch && req.method === 'POST') return await handleSend(req, res, url, sendMatch[1], sendMatch[2])
+      const repliesMatch = /^\/(v\d+\.\d+)\/([0-9A-Za-z_-]+)\/replies$/.exec(url.pathname)
+      if (repliesMatch && req.method === 'POST') return await handlePublicReply(req, res, url, repliesMatch[1], repliesMatch[2])
+      const profileMatch = /^\/(v\d+\.\d+)\/([^/]+)\/messenger_profile$/.exec(url.pathname)
+      if (profileMatch && ['GET', 'POST', 'DELETE'].includes(req.method)) return await handleProfile(req, res, url, profileMatch[1], profileMatch[2])
       if (/^(\/v\d+\.\d+)?\/refresh_access_token$/.test(url.pathname) && req.method === 'GET') {
         return handleRefresh(req, res, url)
       }
@@ -312,9 +404,21 @@ export async function startGraphStandin(opts = {}) {
         (r) => r.kind === 'sender_action' && (!recipientId || r.recipientId === recipientId) && (!action || r.action === action)
       )
     },
+    /** Private and public replies to comments, optionally to one comment. */
+    commentReplies(commentId) {
+      return records.filter((r) => (r.kind === 'private_reply' || r.kind === 'public_reply') && (!commentId || r.commentId === commentId))
+    },
+    registerComment(commentId, from) {
+      if (commentId && from) commenters.set(commentId, from)
+    },
+    get profile() {
+      return profile
+    },
     reset() {
       calls = []
       records = []
+      privatelyAnswered = new Set()
+      profile = {}
       shouldFail = failurePlan()
       cfg.failNext = 0
       emitter.emit('reset')

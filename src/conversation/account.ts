@@ -40,6 +40,7 @@ export class AccountObject extends DurableObject<Env> {
     this.sql.exec(`
       CREATE TABLE IF NOT EXISTS budget (day TEXT PRIMARY KEY, used INTEGER NOT NULL, exhausted_at INTEGER);
       CREATE TABLE IF NOT EXISTS state (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS private_replies (bucket INTEGER PRIMARY KEY, n INTEGER NOT NULL);
     `)
   }
 
@@ -118,6 +119,26 @@ export class AccountObject extends DurableObject<Env> {
     // Days older than a week are of no further use.
     this.sql.exec('DELETE FROM budget WHERE day < ?', new Date(Date.parse(day) - 7 * 86_400_000).toISOString().slice(0, 10))
     return true
+  }
+
+  /**
+   * Takes one of the account's private replies (Meta: 750 per hour per account), counted over a
+   * sliding window of 60 buckets (one row written per reply, at most 60 kept). A window shorter
+   * than an hour scales the limit down with it, so the hourly rate is never exceeded. When the
+   * window is full, says when the oldest bucket leaves it: the reply waits until then.
+   */
+  async privateReplySlot(perHour: number, windowSeconds: number, now = Date.now()): Promise<{ ok: true } | { ok: false; retryAt: number }> {
+    const windowMs = windowSeconds * 1000
+    const cap = Math.max(1, Math.floor((perHour * windowSeconds) / 3600))
+    const bucketMs = Math.ceil(windowMs / 60)
+    const bucket = Math.floor(now / bucketMs)
+    const first = bucket - 59
+    this.sql.exec('DELETE FROM private_replies WHERE bucket < ?', first)
+    const rows = this.sql.exec<{ bucket: number; n: number }>('SELECT bucket, n FROM private_replies ORDER BY bucket').toArray()
+    const used = rows.reduce((sum, r) => sum + r.n, 0)
+    if (used >= cap) return { ok: false, retryAt: (rows[0]!.bucket + 60) * bucketMs }
+    this.sql.exec('INSERT INTO private_replies (bucket, n) VALUES (?, 1) ON CONFLICT (bucket) DO UPDATE SET n = n + 1', bucket)
+    return { ok: true }
   }
 
   async report(event: 'replied' | 'send_failed', fields: { reason?: string; now?: number } = {}): Promise<void> {

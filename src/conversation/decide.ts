@@ -16,6 +16,7 @@ import { intentWords, matchIntent } from './keywords'
 import type { Limits } from './limits'
 import { memoryText, type Memory } from './memory'
 import { matchDmRule } from './rules'
+import { decideComment } from './comments'
 import type { StateStore } from './state'
 
 export interface ConversationStores {
@@ -62,6 +63,7 @@ export interface DecideInput {
 
 export function decideEvent(s: ConversationStores, { e, key, now, config, echoHash }: DecideInput): { decision: Decision; job?: string } {
   if (e.source === 'standby') return { decision: 'ignored' }
+  if (e.kind === 'comment') return decideComment(s, { e, key, now, config })
   switch (e.kind) {
     case 'echo': {
       if (s.jobs.isOwn(e.mid)) return { decision: 'own_echo' }

@@ -42,6 +42,24 @@ export interface Accepted {
 export type JobKind =
   | { type: 'llm'; text: string; context?: { storyUrl?: string; attachmentTypes?: string[]; adTitle?: string } }
   | { type: 'fixed'; text: string; reason: string }
+  | CommentJob
+
+/**
+ * A private reply to a comment (its fixed text, or null for the assistant), then optionally one
+ * public reply under it. Part 0 is the private reply, part 1 the public one; both exactly once.
+ */
+export interface CommentJob {
+  type: 'comment'
+  commentId: string
+  /** The rule's fixed private reply; null: the assistant answers the comment. */
+  reply: string | null
+  /** The comment as written (untrusted: screened and fenced like a DM when the assistant answers). */
+  text: string
+  publicReply?: string
+  /** The rule that matched (its index in COMMENT_RULES), for logs. */
+  rule: number
+  context?: { mediaProductType?: string; adTitle?: string }
+}
 
 export type { Turn } from '../llm/prompt'
 

@@ -67,6 +67,11 @@ export function createPipelineDeps(env: Env, config: Config, log: Logger, deadli
         graph.sendText(recipientId, text, { signal: AbortSignal.timeout(SEND_TIMEOUT_MS), ...(quickReplies?.length ? { quickReplies } : {}) }),
       action: (recipientId, action) => graph.senderAction(recipientId, action, { signal: AbortSignal.timeout(SEND_TIMEOUT_MS) }),
     },
+    comments: {
+      privateReply: (commentId, text) => graph.privateReply(commentId, text, { signal: AbortSignal.timeout(SEND_TIMEOUT_MS) }),
+      publicReply: (commentId, text) => graph.publicReply(commentId, text, { signal: AbortSignal.timeout(SEND_TIMEOUT_MS) }),
+      slot: () => account().privateReplySlot(config.PRIVATE_REPLIES_PER_HOUR, config.PRIVATE_REPLY_WINDOW_SECONDS),
+    },
     generate: async (input) => {
       canary ??= deriveCanary(config.APP_SECRET)
       return generateReply({ config, llm, log, canary: await canary, moderate }, input)

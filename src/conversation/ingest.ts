@@ -14,6 +14,7 @@ import { eventKey, rememberAccount, seenKey, senderObjectName } from './names'
 import { hashId, type Logger } from '../core/log'
 import { count } from '../core/metrics'
 import { runJob } from './pipeline'
+import { commentSkip } from './comments'
 import { clampFutureTimestamps, type InboundEvent, type WebhookEvent } from '../meta/webhook'
 
 /** KV keeps seen ids past Meta's 36-hour redelivery horizon. */
@@ -36,7 +37,7 @@ export interface DeliveryOutcome {
 }
 
 /** Kinds that never need the sender's object: nothing to claim, remember or answer. */
-const STATELESS = new Set<WebhookEvent['kind']>(['reaction', 'read', 'referral', 'unknown', 'change', 'comment'])
+const STATELESS = new Set<WebhookEvent['kind']>(['reaction', 'read', 'referral', 'unknown', 'change'])
 
 /** The Instagram user a conversation belongs to: for echoes that is the recipient. */
 export function conversationUser(e: InboundEvent): string {
@@ -61,6 +62,11 @@ export async function handleDelivery(deps: DeliveryDeps, received: WebhookEvent[
   for (const e of events) {
     // Standby events belong to a conversation another app owns (handover): never ours to answer.
     if (e.kind === 'change' || STATELESS.has(e.kind) || e.source === 'standby') {
+      bump('ignored')
+      continue
+    }
+    // Comments that can get nothing (own, too old, no rule) never wake an object.
+    if (e.kind === 'comment' && commentSkip(e, deps.config, receivedAt)) {
       bump('ignored')
       continue
     }

@@ -9,6 +9,7 @@ import type { Memory } from './memory'
 import type { StateStore } from './state'
 import type { JobKind, JobOutcome, LeasedJob, PartGate } from './decision'
 import { ECHO_GRACE_MS } from './pipeline'
+import { COMMENT_REPLY_MS } from './comment-job'
 
 const HOUR = 3_600_000
 const DAY = 24 * HOUR
@@ -49,6 +50,10 @@ export async function textHash(text: string): Promise<string> {
 /** Retry delay after `attempts` failed attempts: 5 s doubling, at most 15 minutes. */
 export function retryDelayMs(attempts: number): number {
   return Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(Math.max(attempts, 1) - 1, 20))
+}
+
+function isCommentRow(row: JobRow): boolean {
+  return row.kind.startsWith('{"type":"comment"')
 }
 
 /** Confirmations of what the sender asked for go out even while the bot is paused or opted out. */
@@ -182,7 +187,8 @@ export class Jobs {
     // The texts now live in memory only (and expire with it); the job keeps no copy.
     this.sql.exec("UPDATE jobs SET state = 'done', next_part = ?, lease_until = 0, kind = 'null', parts = NULL WHERE id = ?", next, jobId)
     this.unblock(now)
-    return { text: parts.join(' '), ts: Math.max(row.ts, now) }
+    // A comment job's memory is its private reply; the public one went under the post.
+    return { text: isCommentRow(row) ? (parts[0] ?? '') : parts.join(' '), ts: Math.max(row.ts, now) }
   }
 
   /** A runner gives a job back unfinished: retried from the alarm with a growing delay, or failed. */
@@ -198,7 +204,8 @@ export class Jobs {
     }
     const attempts = row.attempts + 1
     const nextAt = Math.max(opts.retryAt ?? 0, now + retryDelayMs(attempts))
-    if (nextAt >= row.ts + WINDOW_MS) {
+    // A private reply to a comment may go out for 7 days; every other reply only in the window.
+    if (nextAt >= row.ts + (isCommentRow(row) ? COMMENT_REPLY_MS : WINDOW_MS)) {
       this.fail(jobId, 'window_closed', attempts, now)
       return { state: 'failed', reason: 'window_closed' }
     }

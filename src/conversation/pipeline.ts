@@ -12,6 +12,8 @@ import { MODERATION_TIMEOUT_MS } from '../llm/client'
 import type { Logger } from '../core/log'
 import { BudgetExhausted, retry } from '../core/retry'
 import { replyPolicy } from '../meta/window'
+import type { PromptContext } from '../llm/prompt'
+import { runCommentJob, type CommentSender } from './comment-job'
 
 /** The per-sender object's job methods (a Durable Object stub, or the object itself). */
 export interface JobStore {
@@ -49,9 +51,11 @@ export interface PipelineDeps {
     text(recipientId: string, text: string, quickReplies?: readonly string[]): Promise<{ messageId: string }>
     action(recipientId: string, action: 'typing_on' | 'mark_seen'): Promise<void>
   }
-  generate(input: { text: string; memory: Turn[]; context?: { storyUrl?: string; attachmentTypes?: string[]; adTitle?: string } }): Promise<GeneratedReply>
+  generate(input: { text: string; memory: Turn[]; context?: PromptContext }): Promise<GeneratedReply>
   split(text: string): string[]
   classify(err: unknown): SendFailure
+  /** Private and public replies to comments (absent: comment jobs fail closed). */
+  comments?: CommentSender
   /** Daily LLM budget of the account: true when one more call is allowed (and counted). */
   spendBudget(day: string): Promise<boolean>
   /** Outcome reporting for /healthz and counters. */
@@ -72,7 +76,7 @@ export const ECHO_GRACE_MS = 3 * 60_000
  */
 export function quickRepliesFor(kind: LeasedJob['kind'], config: Config): readonly string[] {
   if (!config.QUICK_REPLIES.length) return []
-  const place = kind.type === 'llm' ? 'answers' : kind.reason === 'handoff' ? 'handoff' : null
+  const place = kind.type === 'llm' ? 'answers' : kind.type === 'fixed' && kind.reason === 'handoff' ? 'handoff' : null
   return place && config.QUICK_REPLIES_ON.includes(place) ? config.QUICK_REPLIES : []
 }
 
@@ -105,6 +109,11 @@ export async function runJob(
   }
   if (!job) return 'skipped'
   const jl = log.child({ job_kind: job.kind.type, attempt: job.attempts })
+  // Comments have their own limits (7 days, account pacing, one private reply ever).
+  if (job.kind.type === 'comment') {
+    const modelMs = config.LLM_TIMEOUT_MS + (config.MODERATION ? MODERATION_TIMEOUT_MS : 0)
+    return runCommentJob(deps, store, job, job.kind, jl, deadline, { echoGraceMs: ECHO_GRACE_MS, modelMs, minStartMs: MIN_START_MS })
+  }
   try {
     let parts = job.parts
     let firstBegun = false

@@ -16,6 +16,8 @@ export interface PromptContext {
   storyUrl?: string
   attachmentTypes?: string[]
   adTitle?: string
+  /** The text is a public comment on the business's post (of this media product type, e.g. FEED). */
+  comment?: { mediaProductType?: string }
 }
 
 export interface PromptInput {
@@ -98,6 +100,10 @@ export function buildPrompt(input: PromptInput): { messages: ChatMessage[]; boun
   if (ctx?.attachmentTypes?.length) {
     const types = ctx.attachmentTypes.map((t) => clean(t, 40, boundary)).join(', ')
     lines.push(`context: shared attachments ${datamark(types)}`)
+  }
+  if (ctx?.comment) {
+    const on = ctx.comment.mediaProductType ? ` ${datamark(clean(ctx.comment.mediaProductType, 40, boundary))}` : ''
+    lines.push(`context: a public comment on our${on} post; the answer goes to the commenter as a private message`)
   }
   if (ctx?.adTitle) lines.push(`context: came from the ad ${datamark(clean(ctx.adTitle, MAX_CONTEXT_CHARS, boundary))}`)
   lines.push(clean(input.text, MAX_USER_CHARS, boundary))

@@ -59,6 +59,10 @@ export interface Graph {
   readonly flavour: LoginFlavour
   sendText(recipientId: string, text: string, opts?: SendOptions): Promise<{ messageId: string }>
   senderAction(recipientId: string, action: SenderAction, opts?: SendOptions): Promise<void>
+  /** A private reply (§12): a DM to the author of `commentId`, at most one per comment. */
+  privateReply(commentId: string, text: string, opts?: SendOptions): Promise<{ messageId: string }>
+  /** A public reply under `commentId` (POST /<comment-id>/replies); resolves to the new comment's id. */
+  publicReply(commentId: string, text: string, opts?: SendOptions): Promise<{ id: string }>
 }
 
 /** Meta's limit: "Message text must be UTF-8 and be a 1000 bytes or less" (§4.1, §4.2). */
@@ -222,7 +226,8 @@ export function createGraph(deps: GraphDeps): Graph {
 
   async function post(
     body: unknown,
-    signal: AbortSignal | undefined
+    signal: AbortSignal | undefined,
+    target = url
   ): Promise<{ status: number; data: unknown }> {
     const token = await deps.token()
     if (typeof token !== 'string' || token.trim() === '') {
@@ -231,14 +236,15 @@ export function createGraph(deps: GraphDeps): Graph {
     }
     let res: Response
     try {
-      res = await deps.fetch(url, {
+      const form = body instanceof URLSearchParams
+      res = await deps.fetch(target, {
         method: 'POST',
         headers: {
           authorization: `Bearer ${token}`,
-          'content-type': 'application/json',
+          'content-type': form ? 'application/x-www-form-urlencoded' : 'application/json',
           accept: 'application/json',
         },
-        body: JSON.stringify(body),
+        body: form ? body.toString() : JSON.stringify(body),
         ...(signal ? { signal } : {}),
       })
     } catch (cause) {
@@ -330,5 +336,30 @@ export function createGraph(deps: GraphDeps): Graph {
       // recipient object" (§4.1).
       await post({ recipient: { id: recipientId }, sender_action: action }, opts?.signal)
     },
+
+    async privateReply(commentId, text, opts) {
+      checkText(commentId, text, new TextEncoder().encode(text).byteLength > MAX_TEXT_BYTES)
+      // No messaging_type: a private reply answers a comment, not a message in the 24-hour window.
+      const { data } = await post({ recipient: { comment_id: commentId }, message: { text } }, opts?.signal)
+      const id = data && typeof data === 'object' ? (data as { message_id?: unknown }).message_id : undefined
+      // Delivered either way (2xx); without an id its echo cannot be matched by id, only by text.
+      return { messageId: typeof id === 'string' ? id : '' }
+    },
+
+    async publicReply(commentId, text, opts) {
+      // Instagram's limit for a comment.
+      checkText(commentId, text, text.length > 2200)
+      const target = `${deps.base.replace(/\/+$/, '')}/${encodeURIComponent(deps.version)}/${commentId}/replies`
+      const { data } = await post(new URLSearchParams({ message: text }), opts?.signal, target)
+      const id = data && typeof data === 'object' ? (data as { id?: unknown }).id : undefined
+      return { id: typeof id === 'string' ? id : '' }
+    },
   }
+}
+
+/** A comment id goes into a URL path: only the characters of Graph ids may reach it. */
+function checkText(commentId: string, text: string, tooLong: boolean): void {
+  if (typeof commentId !== 'string' || !/^[0-9A-Za-z_-]{1,128}$/.test(commentId)) throw new TypeError('graph: commentId is not a Graph id')
+  if (typeof text !== 'string' || text.trim() === '') throw new TypeError('graph: text must be a non-empty string')
+  if (tooLong) throw new TypeError('graph: text too long')
 }

@@ -10,7 +10,7 @@ export interface GraphCall {
   messageId?: string
   path: string
   auth: string | null
-  body: { recipient?: { id: string }; message?: { text?: string }; sender_action?: string; [k: string]: unknown }
+  body: { recipient?: { id?: string; comment_id?: string }; message?: { text?: string }; sender_action?: string; form?: Record<string, string>; [k: string]: unknown }
 }
 
 export interface NetworkOptions {
@@ -37,7 +37,10 @@ export function installNetwork(opts: NetworkOptions = {}) {
       return Response.json({ access_token: `refreshed-token-${refreshes.length}`, token_type: 'bearer', expires_in: 5_184_000 })
     }
     if (url.host === 'graph.test') {
-      const call: GraphCall = { path: url.pathname, auth: req.headers.get('authorization'), body: (await req.json()) as GraphCall['body'] }
+      const raw = await req.text()
+      // JSON for the Send API; form-encoded for public replies (POST /<comment-id>/replies).
+      const body = /x-www-form-urlencoded/.test(req.headers.get('content-type') ?? '') ? { form: Object.fromEntries(new URLSearchParams(raw)) } : JSON.parse(raw)
+      const call: GraphCall = { path: url.pathname, auth: req.headers.get('authorization'), body: body as GraphCall['body'] }
       graph.push(call)
       const custom = await opts.graph?.(call, graph.length)
       if (custom) return custom
@@ -66,13 +69,20 @@ export function installNetwork(opts: NetworkOptions = {}) {
     llm,
     refreshes,
     /** Texts the Send API accepted, in order (failed attempts are in `graph` only). */
-    texts: () => graph.filter((c) => c.messageId).map((c) => c.body.message!.text!),
+    texts: () => graph.filter((c) => c.messageId && c.body.recipient?.id).map((c) => messageText(c)),
     /** Texts sent to one recipient, in order (alarms of other tests may send to others). */
     textsTo: (userId: string) =>
-      graph.filter((c) => c.body.recipient?.id === userId && c.messageId).map((c) => c.body.message!.text!),
+      graph.filter((c) => c.body.recipient?.id === userId && c.messageId).map((c) => messageText(c)),
+    /** Private replies (Send API with recipient.comment_id) and public replies, per comment. */
+    privateReplies: (commentId: string) => graph.filter((c) => c.body.recipient?.comment_id === commentId && c.messageId).map((c) => messageText(c)),
+    publicReplies: (commentId: string) => graph.filter((c) => c.path.endsWith(`/${commentId}/replies`)).map((c) => c.body.form?.message ?? ''),
     actions: () => graph.filter((c) => c.body.sender_action).map((c) => c.body.sender_action!),
     restore: () => spy.mockRestore(),
   }
+}
+
+function messageText(c: GraphCall): string {
+  return c.body.message!.text!
 }
 
 /** Waits until `check` holds (for work that finishes in waitUntil or an alarm). */
