@@ -8,6 +8,7 @@ import { DurableObject } from 'cloudflare:workers'
 import { readConfig } from '../core/config'
 import { createLogger } from '../core/log'
 import {
+  clearInvalidToken,
   currentToken,
   effectiveRecord,
   flavour,
@@ -18,6 +19,11 @@ import {
   type TokenRecord,
   type TokenStore,
 } from '../meta/token'
+
+export interface SendState {
+  token: string
+  invalid: boolean
+}
 
 export interface AccountStatus {
   day: string
@@ -70,9 +76,24 @@ export class AccountObject extends DurableObject<Env> {
     return currentToken(this.tokens, this.configuredToken())
   }
 
-  /** Meta answered 190 for `token`: mark it invalid (unless it has been replaced since). */
-  async tokenRejected(token: string, reason: string, now = Date.now()): Promise<void> {
-    await reportInvalidToken(this.tokens, token, reason, now)
+  /**
+   * What a sender needs before a Send API call, in one round trip (cached per isolate): the token,
+   * and whether it is marked invalid (so the isolate clears the mark when a send with it works).
+   */
+  async sendState(): Promise<SendState> {
+    if (this.get('deauthorized_at')) return { token: '', invalid: false }
+    const record = effectiveRecord(await this.tokens.get(), this.configuredToken())
+    return { token: record.token, invalid: record.invalid !== undefined }
+  }
+
+  /** Meta answered 190 to a request that carried `token`: mark it invalid if it is still ours. */
+  async tokenRejected(token: string, reason: string, now = Date.now()): Promise<'marked' | 'stale'> {
+    return reportInvalidToken(this.tokens, token, reason, now, this.configuredToken())
+  }
+
+  /** A send with `token` succeeded: an invalid mark on it was wrong and is cleared. */
+  async tokenAccepted(token: string): Promise<'cleared' | 'unchanged'> {
+    return clearInvalidToken(this.tokens, token)
   }
 
   /** The daily cron: refresh the Instagram Login token when it is due. */
@@ -86,6 +107,8 @@ export class AccountObject extends DurableObject<Env> {
       now: () => now,
       base: cfg.config.GRAPH_API_BASE,
       configuredToken: cfg.config.IG_ACCESS_TOKEN,
+      accountId: cfg.config.IG_ACCOUNT_ID,
+      version: cfg.config.GRAPH_API_VERSION,
       store: this.tokens,
       log: createLogger({ component: 'token_refresh' }),
     })

@@ -3,7 +3,8 @@
  * Send API client, LLM client and defence layers are wired together.
  */
 import type { Config } from '../core/config'
-import { classifyGraphError, createGraph, GraphError } from '../meta/graph'
+import { classifyGraphError, createGraph, GraphError, type Graph } from '../meta/graph'
+import type { SendState } from './account'
 import { createChatModel, createModerator } from '../llm/client'
 import type { Logger } from '../core/log'
 import { count } from '../core/metrics'
@@ -22,37 +23,67 @@ const TOKEN_CACHE_MS = 60_000
 /** Healthz's last-reply time is written at most this often per isolate. */
 const REPLIED_REPORT_EVERY_MS = 30_000
 
-const tokenCache = new Map<string, { value: Promise<string>; at: number }>()
+const stateCache = new Map<string, { value: Promise<SendState>; at: number }>()
 const lastRepliedReport = new Map<string, number>()
 
 /** Forgets this isolate's cached token, so a deauthorization or a 190 takes effect at once. */
 export function forgetCachedToken(accountId: string): void {
-  tokenCache.delete(accountId)
+  stateCache.delete(accountId)
 }
 
 export function createPipelineDeps(env: Env, config: Config, log: Logger, deadline: () => number): PipelineDeps {
   // One Worker serves the one Instagram account its token belongs to.
   const account = () => env.ACCOUNT.getByName(config.IG_ACCOUNT_ID)
   // The freshest token (refreshed by the cron, emptied by a deauthorization).
-  const currentToken = (): Promise<string> => {
-    const hit = tokenCache.get(config.IG_ACCOUNT_ID)
+  const sendState = (): Promise<SendState> => {
+    const hit = stateCache.get(config.IG_ACCOUNT_ID)
     if (hit && Date.now() - hit.at < TOKEN_CACHE_MS) return hit.value
     const value = account()
-      .token()
-      .catch(() => {
-        tokenCache.delete(config.IG_ACCOUNT_ID)
-        return config.IG_ACCESS_TOKEN
+      .sendState()
+      .catch((): SendState => {
+        stateCache.delete(config.IG_ACCOUNT_ID)
+        return { token: config.IG_ACCESS_TOKEN, invalid: false }
       })
-    tokenCache.set(config.IG_ACCOUNT_ID, { value, at: Date.now() })
+    stateCache.set(config.IG_ACCOUNT_ID, { value, at: Date.now() })
     return value
   }
-  const graph = createGraph({
-    fetch: (input, init) => fetch(input, init),
-    base: config.GRAPH_API_BASE,
-    version: config.GRAPH_API_VERSION,
-    accountId: config.IG_ACCOUNT_ID,
-    token: currentToken,
-  })
+  /**
+   * Every Send API call goes through here, so the token a request carried is the one judged by
+   * its answer: a 190 reports exactly that token (never a newer one fetched meanwhile), and a
+   * success with a token this isolate knows to be marked invalid clears the mark. Successful
+   * sends with a valid token cost no extra round trip.
+   */
+  const viaGraph = async <T>(op: (graph: Graph) => Promise<T>): Promise<T> => {
+    const state = await sendState()
+    const graph = createGraph({
+      fetch: (input, init) => fetch(input, init),
+      base: config.GRAPH_API_BASE,
+      version: config.GRAPH_API_VERSION,
+      accountId: config.IG_ACCOUNT_ID,
+      token: () => state.token,
+    })
+    let result: T
+    try {
+      result = await op(graph)
+    } catch (err) {
+      if (err instanceof GraphError && err.code === 190) {
+        forgetCachedToken(config.IG_ACCOUNT_ID)
+        const outcome = await account()
+          .tokenRejected(state.token, 'send_api_190')
+          .catch(() => 'unreachable')
+        log.warn('token_rejected', { outcome })
+      }
+      throw err
+    }
+    if (state.invalid) {
+      state.invalid = false
+      const outcome = await account()
+        .tokenAccepted(state.token)
+        .catch(() => 'unreachable')
+      log.info('token_accepted', { outcome })
+    }
+    return result
+  }
   const llm = createChatModel(config, { fetch: (input, init) => fetch(input, init), ai: (env as { AI?: unknown }).AI })
   const moderate = config.MODERATION ? createModerator(config, (input, init) => fetch(input, init)) : undefined
   let canary: Promise<string> | undefined
@@ -64,12 +95,14 @@ export function createPipelineDeps(env: Env, config: Config, log: Logger, deadli
     deadline,
     send: {
       text: (recipientId, text, quickReplies) =>
-        graph.sendText(recipientId, text, { signal: AbortSignal.timeout(SEND_TIMEOUT_MS), ...(quickReplies?.length ? { quickReplies } : {}) }),
-      action: (recipientId, action) => graph.senderAction(recipientId, action, { signal: AbortSignal.timeout(SEND_TIMEOUT_MS) }),
+        viaGraph((graph) =>
+          graph.sendText(recipientId, text, { signal: AbortSignal.timeout(SEND_TIMEOUT_MS), ...(quickReplies?.length ? { quickReplies } : {}) })
+        ),
+      action: (recipientId, action) => viaGraph((graph) => graph.senderAction(recipientId, action, { signal: AbortSignal.timeout(SEND_TIMEOUT_MS) })),
     },
     comments: {
-      privateReply: (commentId, text) => graph.privateReply(commentId, text, { signal: AbortSignal.timeout(SEND_TIMEOUT_MS) }),
-      publicReply: (commentId, text) => graph.publicReply(commentId, text, { signal: AbortSignal.timeout(SEND_TIMEOUT_MS) }),
+      privateReply: (commentId, text) => viaGraph((graph) => graph.privateReply(commentId, text, { signal: AbortSignal.timeout(SEND_TIMEOUT_MS) })),
+      publicReply: (commentId, text) => viaGraph((graph) => graph.publicReply(commentId, text, { signal: AbortSignal.timeout(SEND_TIMEOUT_MS) })),
       slot: () => account().privateReplySlot(config.PRIVATE_REPLIES_PER_HOUR, config.PRIVATE_REPLY_WINDOW_SECONDS),
     },
     generate: async (input) => {
@@ -88,10 +121,7 @@ export function createPipelineDeps(env: Env, config: Config, log: Logger, deadli
       const stage = event === 'token_invalid' ? 'send_failed' : event
       if (stage !== 'refused') count(env, stage)
       try {
-        if (event === 'token_invalid') {
-          await account().tokenRejected(await currentToken(), 'send_api_190')
-          forgetCachedToken(config.IG_ACCOUNT_ID)
-        }
+        // (A 190 was already reported with the token it was given for, in viaGraph.)
         if (stage === 'replied') {
           const now = Date.now()
           if (now - (lastRepliedReport.get(config.IG_ACCOUNT_ID) ?? 0) < REPLIED_REPORT_EVERY_MS) return

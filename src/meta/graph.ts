@@ -151,8 +151,8 @@ const SENT_BUT_ERRORED = 1357046
 /**
  * Classifies a Send API failure. Meta's error code decides when there is one, because it is more
  * specific than the HTTP status (Meta returns code 10/2534022 with 400 and with 403, code 2 with
- * 500); final codes win over `is_transient`. Without a code, the HTTP status decides: 429 and 5xx
- * are retryable, other statuses are final.
+ * 500); final codes win over `is_transient`. Without a code, the HTTP status decides: 429, 5xx
+ * and a bare 401 are retryable, other statuses are final.
  */
 export function classifyGraphError(
   status: number | undefined,
@@ -197,7 +197,9 @@ export function classifyGraphError(
 
   if (status === 429) return again('rate_limited')
   if (status !== undefined && status >= 500 && status <= 599) return again('transient')
-  if (status === 401) return final('token_invalid')
+  // Without code 190 a 401 is not Meta's verdict on the token (a proxy's or gateway's page):
+  // marking the token invalid on it would stop sends and the refresh for good.
+  if (status === 401) return again('transient')
   if (status === 403) return final('permission')
   if (status !== undefined && status >= 400 && status <= 499) return final('bad_request')
   return final('unknown')

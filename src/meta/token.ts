@@ -37,6 +37,10 @@ export interface RefreshDeps {
   store: TokenStore
   log: Logger
   timeoutMs?: number
+  /** IG_ACCOUNT_ID: a refreshed token must belong to it ('me' or '': compared with the old token's /me). */
+  accountId?: string
+  /** GRAPH_API_VERSION, for the /me call that identifies a rotated token. */
+  version?: string
 }
 
 /** A token pasted into IG_ACCESS_TOKEN may already be weeks old, so its age counts as unknown. */
@@ -54,6 +58,8 @@ export const REFRESH_WHEN_EXPIRING_WITHIN_MS = 30 * DAY
 /** /healthz turns degraded below this. */
 export const DEGRADED_WITHIN_MS = 7 * DAY
 const DEFAULT_TIMEOUT_MS = 10_000
+/** Meta documents refreshed tokens as valid for 60 days; used when a response omits expires_in. */
+const DOCUMENTED_LIFETIME_S = 60 * 24 * 3600
 
 /** graph.facebook.com serves Page tokens (Facebook Login), which do not expire. */
 export function flavour(graphApiBase: string): TokenFlavour {
@@ -110,25 +116,44 @@ export function isInvalidTokenError(body: unknown): boolean {
 }
 
 /**
- * Records that Meta rejected `token` with 190 (from any call). A report about a token that has
- * since been replaced by a valid refreshed one is stale and ignored, so a send that raced a
- * refresh cannot invalidate the new token.
+ * Records that Meta rejected `token` (the token that request carried) with 190. The stored record
+ * is marked only when it holds that very token; a token that is not stored may replace the record
+ * only when it is the configured token, which is then the one in use (the stored one is missing or
+ * already invalid). Anything else is stale: a send that raced a refresh cannot invalidate, or
+ * overwrite, the refreshed token.
  */
 export async function reportInvalidToken(
   store: TokenStore,
   token: string,
   reason: string,
-  now: number
+  now: number,
+  configuredToken: string
 ): Promise<'marked' | 'stale'> {
+  if (!token) return 'stale'
   return withLock(store, async () => {
     const stored = await store.get()
     if (stored && stored.token === token) {
       if (!stored.invalid) await store.markInvalid(reason, now)
       return 'marked'
     }
-    if (stored && !stored.invalid) return 'stale'
+    if (token !== configuredToken || (stored && !stored.invalid)) return 'stale'
     await store.put({ token, obtainedAt: UNKNOWN_OBTAINED_AT, source: 'configured', invalid: { at: now, reason } })
     return 'marked'
+  })
+}
+
+/**
+ * A send with `token` succeeded: if that token is stored as invalid, the mark was wrong (a proxy's
+ * error page, a passing outage) and is cleared, so sends and the daily refresh go on with it.
+ */
+export async function clearInvalidToken(store: TokenStore, token: string): Promise<'cleared' | 'unchanged'> {
+  if (!token) return 'unchanged'
+  return withLock(store, async () => {
+    const stored = await store.get()
+    if (!stored || stored.token !== token || !stored.invalid) return 'unchanged'
+    const { invalid: _invalid, ...valid } = stored
+    await store.put(valid)
+    return 'cleared'
   })
 }
 
@@ -225,20 +250,72 @@ async function refreshUnlocked(deps: RefreshDeps): Promise<RefreshOutcome> {
     log.warn('token_refresh', { outcome: 'failed', reason: 'bad_response', status: res.status, due: due.reason })
     return { outcome: 'failed', reason: 'bad_response' }
   }
+  // A token for another account would send this account's replies as someone else (a misrouted
+  // or tampered answer): a new token, or any answer naming an account, must name ours.
+  if (fresh.token !== record.token || fresh.accountId !== undefined) {
+    const mismatch = await otherAccount(deps, base, record.token, fresh)
+    if (mismatch) {
+      log.error('token_refresh', { outcome: 'failed', reason: mismatch, status: res.status, due: due.reason })
+      return { outcome: 'failed', reason: mismatch }
+    }
+  }
+  // A rotated token must not be lost for want of an expiry: assume Meta's documented 60 days.
+  const expiresInSeconds = fresh.expiresInSeconds ?? DOCUMENTED_LIFETIME_S
   // Expiry counts from before the request and age from after it: both err on the safe side.
   await store.put({
     token: fresh.token,
     obtainedAt: deps.now(),
-    expiresAt: started + fresh.expiresInSeconds * 1000,
+    expiresAt: started + expiresInSeconds * 1000,
     source: 'refreshed',
   })
   log.info('token_refresh', {
     outcome: 'refreshed',
     due: due.reason,
-    expires_in_days: Math.floor((fresh.expiresInSeconds * 1000) / DAY),
+    expires_in_days: Math.floor((expiresInSeconds * 1000) / DAY),
+    ...(fresh.expiresInSeconds === undefined ? { expires_in_assumed: true } : {}),
     token_changed: fresh.token !== record.token,
   })
   return { outcome: 'refreshed' }
+}
+
+/**
+ * Null when the refreshed token belongs to the configured account, else why not. The expected id
+ * is IG_ACCOUNT_ID when it is numeric, otherwise what /me says for the old token; the new token's
+ * id is what the refresh answer names, otherwise what /me says for it.
+ */
+async function otherAccount(
+  deps: RefreshDeps,
+  base: string,
+  oldToken: string,
+  fresh: { token: string; accountId?: string }
+): Promise<'other_account' | 'account_unverified' | null> {
+  const configured = (deps.accountId ?? '').trim()
+  const expected = /^\d{1,32}$/.test(configured) ? configured : await accountOf(deps, base, oldToken)
+  const actual = fresh.accountId ?? (await accountOf(deps, base, fresh.token))
+  if (expected === undefined || actual === undefined) return 'account_unverified'
+  return expected === actual ? null : 'other_account'
+}
+
+/** The Instagram account id a token belongs to (GET /me), or undefined when Meta does not say. */
+async function accountOf(deps: RefreshDeps, base: string, token: string): Promise<string | undefined> {
+  const version = deps.version ? `/${encodeURIComponent(deps.version)}` : ''
+  try {
+    const res = await deps.fetch(`${base}${version}/me?fields=user_id`, {
+      method: 'GET',
+      headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
+      signal: AbortSignal.timeout(deps.timeoutMs ?? DEFAULT_TIMEOUT_MS),
+    })
+    if (!res.ok) return undefined
+    const body = (await res.json()) as Record<string, unknown>
+    return accountIdOf(body.user_id) ?? accountIdOf(body.id)
+  } catch {
+    return undefined
+  }
+}
+
+function accountIdOf(v: unknown): string | undefined {
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v > 0) return String(v)
+  return typeof v === 'string' && /^\d{1,32}$/.test(v) ? v : undefined
 }
 
 async function reportInvalidTokenUnlocked(
@@ -254,13 +331,15 @@ async function reportInvalidTokenUnlocked(
   }
 }
 
-function parseRefreshResponse(body: unknown): { token: string; expiresInSeconds: number } | null {
+function parseRefreshResponse(body: unknown): { token: string; expiresInSeconds?: number; accountId?: string } | null {
   if (typeof body !== 'object' || body === null) return null
-  const { access_token, expires_in } = body as Record<string, unknown>
+  const { access_token, expires_in, user_id } = body as Record<string, unknown>
   if (typeof access_token !== 'string' || !/^[\x21-\x7e]{1,4096}$/.test(access_token)) return null
   const seconds = typeof expires_in === 'string' && /^\d+$/.test(expires_in) ? Number(expires_in) : expires_in
-  if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) return null
-  return { token: access_token, expiresInSeconds: seconds }
+  const usable = typeof seconds === 'number' && Number.isFinite(seconds) && seconds > 0
+  // A user_id that is present but not an id is not trusted either way: the /me check decides.
+  const accountId = accountIdOf(user_id)
+  return { token: access_token, ...(usable ? { expiresInSeconds: seconds } : {}), ...(accountId ? { accountId } : {}) }
 }
 
 interface GraphError {

@@ -18,6 +18,8 @@ export interface NetworkOptions {
   graph?: (call: GraphCall, n: number) => Response | Promise<Response> | undefined
   /** Answers GET /refresh_access_token; the default grants a new 60-day token. */
   refresh?: (url: URL) => Response | Promise<Response> | undefined
+  /** Answers GET /me (which account a token belongs to). */
+  me?: (req: Request) => Response | Promise<Response> | undefined
   /** The LLM's answer text for a request, or a Response to override. */
   llm?: (body: { messages: { role: string; content: string }[]; [k: string]: unknown }, n: number) => string | Response | Promise<string | Response>
 }
@@ -35,6 +37,10 @@ export function installNetwork(opts: NetworkOptions = {}) {
       const custom = await opts.refresh?.(url)
       if (custom) return custom
       return Response.json({ access_token: `refreshed-token-${refreshes.length}`, token_type: 'bearer', expires_in: 5_184_000 })
+    }
+    if (url.host === 'graph.test' && req.method === 'GET' && url.pathname.endsWith('/me')) {
+      // Identifies a refreshed token; every token belongs to the test account unless told otherwise.
+      return (await opts.me?.(req)) ?? Response.json({ id: '17841400000000001', user_id: '17841400000000001' })
     }
     if (url.host === 'graph.test') {
       const raw = await req.text()

@@ -241,7 +241,10 @@ const ROWS: Row[] = [
   ['code 299 permission', 400, e(299, {}, OAUTH), 'permission', false],
   ['code 368 policy block', 400, e(368, {}, OAUTH), 'policy', false],
   ['code 1/1357046 sent but errored', 500, e(1, { error_subcode: 1357046 }), 'unknown', false],
-  ['HTTP 401 without a body', 401, undefined, 'token_invalid', false],
+  // A bare 401 (a proxy's or gateway's page) is not Meta's verdict on the token (issue 17).
+  ['HTTP 401 without a body', 401, undefined, 'transient', true],
+  ['HTTP 401 with an HTML page', 401, '<html><body>401 Authorization Required</body></html>', 'transient', true],
+  ['HTTP 401 with code 190', 401, e(190, {}, OAUTH), 'token_invalid', false],
   ['HTTP 403 without a body', 403, undefined, 'permission', false],
   ['HTTP 400 with an unknown code', 400, e(9999), 'bad_request', false],
   ['HTTP 404 without a body', 404, 'Not Found', 'bad_request', false],

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { flatRecordingLogger } from '../helpers/recording-log'
 import {
+  clearInvalidToken,
   currentToken,
   effectiveRecord,
   flavour,
@@ -46,10 +47,12 @@ const captureLog = () => flatRecordingLogger()
 
 type Call = { url: string; method: string }
 
-function graph(respond: (call: Call) => Response | Promise<Response>) {
+/** Refresh calls go to `respond` (and are recorded); /me, which identifies a token, to `me`. */
+function graph(respond: (call: Call) => Response | Promise<Response>, me: (call: Call) => Response = () => Response.json({ user_id: '17841400000000001' })) {
   const calls: Call[] = []
   const fetchStandIn = (async (input: RequestInfo | URL, init?: RequestInit) => {
     const call = { url: String(input), method: init?.method ?? 'GET' }
+    if (new URL(call.url).pathname.endsWith('/me')) return me(call)
     calls.push(call)
     return respond(call)
   }) as typeof fetch
@@ -64,11 +67,22 @@ const graphError = (status: number, code: number, subcode?: number) =>
     { status }
   )
 
-function deps(store: TokenStore, fetchImpl: typeof fetch, extra: { base?: string; now?: number } = {}) {
+const ACCOUNT_ID = '17841400000000001'
+
+function deps(store: TokenStore, fetchImpl: typeof fetch, extra: { base?: string; now?: number; accountId?: string } = {}) {
   const log = captureLog()
   return {
     log,
-    deps: { fetch: fetchImpl, now: () => extra.now ?? NOW, base: extra.base ?? BASE, configuredToken: CONFIGURED, store, log },
+    deps: {
+      fetch: fetchImpl,
+      now: () => extra.now ?? NOW,
+      base: extra.base ?? BASE,
+      configuredToken: CONFIGURED,
+      store,
+      log,
+      accountId: extra.accountId ?? ACCOUNT_ID,
+      version: 'v25.0',
+    },
   }
 }
 
@@ -216,13 +230,11 @@ describe('refreshToken', () => {
     expect(await refreshToken({ ...d, timeoutMs: 20 })).toEqual({ outcome: 'failed', reason: 'timeout' })
   })
 
-  it('rejects a success response without a usable token or expiry', async () => {
+  it('rejects a success response without a usable token', async () => {
     for (const res of [
       () => Response.json({ token_type: 'bearer', expires_in: SIXTY_DAYS_S }),
       () => ok('', SIXTY_DAYS_S),
       () => ok('has space', SIXTY_DAYS_S),
-      () => ok(REFRESHED, -1),
-      () => ok(REFRESHED, 'soon'),
       () => new Response('<html>', { status: 200 }),
     ]) {
       const record = stored()
@@ -231,6 +243,60 @@ describe('refreshToken', () => {
       expect(await refreshToken(d)).toEqual({ outcome: 'failed', reason: 'bad_response' })
       expect(store.record).toEqual(record)
     }
+  })
+
+  it('keeps a rotated token whose answer has no usable expires_in, assuming the documented 60 days, and says so', async () => {
+    for (const expires of [undefined, -1, 'soon']) {
+      const store = new MemoryStore(stored())
+      const g = graph(() => Response.json({ access_token: 'IGAArotated', token_type: 'bearer', ...(expires === undefined ? {} : { expires_in: expires }) }))
+      const { deps: d, log } = deps(store, g.fetch)
+      expect(await refreshToken(d)).toEqual({ outcome: 'refreshed' })
+      expect(store.record).toMatchObject({ token: 'IGAArotated', expiresAt: NOW + 60 * DAY, source: 'refreshed' })
+      expect(log.lines.find((l) => l.outcome === 'refreshed')).toMatchObject({ expires_in_assumed: true, expires_in_days: 60 })
+    }
+  })
+
+  it('refuses a refresh answer whose token belongs to another account, and keeps the stored token', async () => {
+    for (const answer of [
+      () => Response.json({ access_token: 'IGAAforeign', expires_in: SIXTY_DAYS_S, user_id: '17841499999999999' }),
+      () => Response.json({ access_token: REFRESHED, expires_in: SIXTY_DAYS_S, user_id: 17841499999999 }),
+    ]) {
+      const record = stored()
+      const store = new MemoryStore(record)
+      const g = graph(answer)
+      const { deps: d, log } = deps(store, g.fetch)
+      expect(await refreshToken(d)).toEqual({ outcome: 'failed', reason: 'other_account' })
+      expect(store.record).toEqual(record)
+      expect(log.lines.find((l) => l.outcome === 'failed')).toMatchObject({ level: 'error', reason: 'other_account' })
+      expectNoTokenIn(log.lines)
+    }
+  })
+
+  it('identifies a rotated token with /me (bearer header, no token in the URL) and refuses one /me places elsewhere', async () => {
+    const store = new MemoryStore(stored())
+    const seen: { url: string; auth: string | null }[] = []
+    const fetchImpl = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      const url = String(input)
+      if (url.includes('/me')) {
+        const auth = new Headers(init?.headers).get('authorization')
+        seen.push({ url, auth })
+        return Response.json({ user_id: auth === 'Bearer IGAAnext' ? '17841411111111111' : ACCOUNT_ID })
+      }
+      return ok('IGAAnext')
+    }) as typeof fetch
+    const { deps: d } = deps(store, fetchImpl, { accountId: 'me' })
+    expect(await refreshToken(d)).toEqual({ outcome: 'failed', reason: 'other_account' })
+    expect(store.record!.token).toBe(REFRESHED)
+    expect(seen.map((c) => c.auth).sort()).toEqual(['Bearer IGAAnext', `Bearer ${REFRESHED}`])
+    expect(seen.every((c) => c.url.startsWith(`${BASE}/v25.0/me?`) && !c.url.includes('access_token'))).toBe(true)
+  })
+
+  it('does not store a rotated token it cannot identify (/me fails), and tries again next time', async () => {
+    const store = new MemoryStore(stored())
+    const g = graph(() => ok('IGAAnext'), () => new Response('<html>gateway</html>', { status: 502 }))
+    const { deps: d } = deps(store, g.fetch)
+    expect(await refreshToken(d)).toEqual({ outcome: 'failed', reason: 'account_unverified' })
+    expect(store.record!.token).toBe(REFRESHED)
   })
 
   it('marks a stored token invalid on error 190 and stops calling Meta with it', async () => {
@@ -309,21 +375,44 @@ describe('currentToken and reportInvalidToken', () => {
 
   it('marks the stored token invalid when a send with it gets 190', async () => {
     const store = new MemoryStore(stored())
-    expect(await reportInvalidToken(store, REFRESHED, 'graph_190', NOW)).toBe('marked')
+    expect(await reportInvalidToken(store, REFRESHED, 'graph_190', NOW, CONFIGURED)).toBe('marked')
     expect(store.record!.invalid).toEqual({ at: NOW, reason: 'graph_190' })
     expect(await currentToken(store, CONFIGURED)).toBe(CONFIGURED)
   })
 
   it('records an invalid configured token even when nothing was stored', async () => {
     const store = new MemoryStore()
-    expect(await reportInvalidToken(store, CONFIGURED, 'graph_190', NOW)).toBe('marked')
+    expect(await reportInvalidToken(store, CONFIGURED, 'graph_190', NOW, CONFIGURED)).toBe('marked')
     expect(store.record).toEqual({ token: CONFIGURED, obtainedAt: UNKNOWN_OBTAINED_AT, source: 'configured', invalid: { at: NOW, reason: 'graph_190' } })
   })
 
   it('ignores a 190 for a token that a refresh has already replaced', async () => {
     const store = new MemoryStore(stored({ token: 'IGAAnew' }))
-    expect(await reportInvalidToken(store, 'IGAAold', 'graph_190', NOW)).toBe('stale')
+    expect(await reportInvalidToken(store, 'IGAAold', 'graph_190', NOW, CONFIGURED)).toBe('stale')
     expect(store.record!.invalid).toBeUndefined()
+  })
+
+  it('never lets a 190 for a token other than the stored one mark or replace a valid refreshed token', async () => {
+    const store = new MemoryStore(stored())
+    expect(await reportInvalidToken(store, CONFIGURED, 'send_api_190', NOW, CONFIGURED)).toBe('stale')
+    expect(await reportInvalidToken(store, 'IGAAolder', 'send_api_190', NOW, CONFIGURED)).toBe('stale')
+    expect(store.record).toEqual(stored())
+  })
+
+  it('does not overwrite an invalid refreshed token with a report about a token that is neither stored nor configured', async () => {
+    const store = new MemoryStore(stored({ invalid: { at: NOW, reason: 'send_api_190' } }))
+    expect(await reportInvalidToken(store, 'IGAAolder', 'send_api_190', NOW, CONFIGURED)).toBe('stale')
+    expect(store.record!.token).toBe(REFRESHED)
+    expect(await reportInvalidToken(store, '', 'send_api_190', NOW, CONFIGURED)).toBe('stale')
+  })
+
+  it('clears an invalid mark when a send with that same token succeeded, and nothing else', async () => {
+    const store = new MemoryStore(stored({ invalid: { at: NOW, reason: 'send_api_190' } }))
+    expect(await clearInvalidToken(store, 'IGAAother')).toBe('unchanged')
+    expect(store.record!.invalid).toBeDefined()
+    expect(await clearInvalidToken(store, REFRESHED)).toBe('cleared')
+    expect(store.record).toEqual(stored())
+    expect(await clearInvalidToken(store, REFRESHED)).toBe('unchanged')
   })
 
   it('recognises error 190 bodies', () => {
