@@ -46,7 +46,7 @@ export interface CommentStore {
   saveReply(jobId: string, leaseId: string, parts: string[], outcome: string): Promise<boolean>
   beginPart(jobId: string, leaseId: string, idx: number, text: string): Promise<PartGate>
   partSent(jobId: string, idx: number, outMid: string): Promise<void>
-  release(jobId: string, leaseId: string, opts?: { final?: string; retryAt?: number; notSent?: number }): Promise<JobOutcome | null>
+  release(jobId: string, leaseId: string, opts?: { final?: string; retryAt?: number; notSent?: number; paced?: boolean }): Promise<JobOutcome | null>
 }
 
 type Result = 'done' | 'deferred' | 'failed' | 'skipped'
@@ -80,7 +80,7 @@ export async function runCommentJob(
     const slot = await comments.slot()
     if (!slot.ok) {
       // Over the account's hourly limit: wait for a free slot (the job fails once 7 days are over).
-      const outcome = await store.release(job.id, job.leaseId, { retryAt: slot.retryAt })
+      const outcome = await store.release(job.id, job.leaseId, { retryAt: slot.retryAt, paced: true })
       log.info('comment_reply_paced', { wait_ms: slot.retryAt - started, rule: kind.rule })
       return outcome?.state === 'failed' ? 'failed' : 'deferred'
     }

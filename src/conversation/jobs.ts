@@ -192,7 +192,7 @@ export class Jobs {
   }
 
   /** A runner gives a job back unfinished: retried from the alarm with a growing delay, or failed. */
-  release(jobId: string, leaseId: string, opts: { final?: string; now: number; retryAt?: number; notSent?: number }): JobOutcome | null {
+  release(jobId: string, leaseId: string, opts: { final?: string; now: number; retryAt?: number; notSent?: number; paced?: boolean }): JobOutcome | null {
     const { now } = opts
     const row = this.sql.exec<JobRow>('SELECT * FROM jobs WHERE id = ? AND lease_id = ?', jobId, leaseId).toArray()[0]
     if (!row) return null
@@ -202,8 +202,9 @@ export class Jobs {
       this.fail(jobId, opts.final, row.attempts, now)
       return { state: 'failed', reason: opts.final }
     }
-    const attempts = row.attempts + 1
-    const nextAt = Math.max(opts.retryAt ?? 0, now + retryDelayMs(attempts))
+    // Waiting for the account's pacing is not a failed attempt: no backoff, just the free slot.
+    const attempts = opts.paced ? row.attempts : row.attempts + 1
+    const nextAt = opts.paced ? Math.max(opts.retryAt ?? now, now) : Math.max(opts.retryAt ?? 0, now + retryDelayMs(attempts))
     // A private reply to a comment may go out for 7 days; every other reply only in the window.
     if (nextAt >= row.ts + (isCommentRow(row) ? COMMENT_REPLY_MS : WINDOW_MS)) {
       this.fail(jobId, 'window_closed', attempts, now)

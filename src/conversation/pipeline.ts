@@ -23,7 +23,7 @@ export interface JobStore {
   takeBudgetNotice(day: string): Promise<boolean>
   beginPart(jobId: string, leaseId: string, idx: number, text: string): Promise<PartGate>
   partSent(jobId: string, idx: number, outMid: string): Promise<void>
-  release(jobId: string, leaseId: string, opts?: { final?: string; retryAt?: number; notSent?: number }): Promise<JobOutcome | null>
+  release(jobId: string, leaseId: string, opts?: { final?: string; retryAt?: number; notSent?: number; paced?: boolean }): Promise<JobOutcome | null>
 }
 
 export interface GeneratedReply {
