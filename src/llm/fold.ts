@@ -1,0 +1,49 @@
+/**
+ * Folding for the leak check: two texts that look the same to a reader fold to the same string.
+ * NFKC (full-width and mathematical letters), default-ignorable characters dropped (zero-width,
+ * bidi controls, fillers), Unicode confusables whose prototype is ASCII (UTS #39 skeleton,
+ * restricted to look-alikes of Latin letters and digits, see scripts/unicode-data.mjs), case, and
+ * the ASCII look-alikes themselves (I l 1, O 0, m rn). One pass, linear in the text.
+ */
+import { CONFUSABLES } from './unicode-data'
+
+const DEFAULT_IGNORABLE = /\p{Default_Ignorable_Code_Point}/u
+
+/** Lower case plus the ASCII rows of confusables.txt (0→O, 1→l, I→l, m→rn); i joins l so case cannot split them. */
+const ASCII: string[] = Array.from({ length: 128 }, (_, i) => {
+  const c = String.fromCharCode(i).toLowerCase()
+  return ({ i: 'l', '1': 'l', '0': 'o', m: 'rn' } as Record<string, string>)[c] ?? c
+})
+
+let table: Map<string, string> | undefined
+
+/** The confusables table: an ASCII run is the prototype, the non-ASCII characters after it map to it. */
+function confusables(): Map<string, string> {
+  if (table) return table
+  const map = new Map<string, string>()
+  let value = ''
+  let inValue = false
+  for (const c of CONFUSABLES) {
+    if (c.charCodeAt(0) < 0x80) {
+      value = inValue ? value + c : c
+      inValue = true
+    } else {
+      inValue = false
+      map.set(c, value)
+    }
+  }
+  table = map
+  return map
+}
+
+/** The skeleton used for leak matching; not for display. */
+export function foldText(s: string): string {
+  const map = confusables()
+  const out: string[] = []
+  for (const c of s.normalize('NFKC')) {
+    const code = c.charCodeAt(0)
+    if (code < 0x80) out.push(ASCII[code]!)
+    else if (!DEFAULT_IGNORABLE.test(c)) out.push(map.get(c) ?? c.toLowerCase())
+  }
+  return out.join('')
+}

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest'
+import { DEFAULT_SYSTEM_PROMPT } from '../../src/core/config'
+import { checkReply } from '../../src/llm/output-guard'
+
+const canary = 'ref-5f1c0a9e77d24b3a8c6e0f12'
+const ctx = { canary, systemPrompt: DEFAULT_SYSTEM_PROMPT, allowedDomains: [] as string[] }
+const run = DEFAULT_SYSTEM_PROMPT.slice(100, 160)
+
+// Latin → Cyrillic look-alikes (а е о с р х, and their capitals).
+const CYRILLIC: Record<string, string> = { a: 'а', e: 'е', o: 'о', c: 'с', p: 'р', x: 'х', A: 'А', E: 'Е', O: 'О', C: 'С', P: 'Р', X: 'Х' }
+const cyrillic = (s: string) => s.replace(/[aeocpxAEOCPX]/g, (c) => CYRILLIC[c]!)
+const percent = (s: string) => [...new TextEncoder().encode(s)].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join('')
+const decimalEntities = (s: string) => [...s].map((c) => `&#${c.codePointAt(0)};`).join('')
+const hexEntities = (s: string) => [...s].map((c) => `&#x${c.codePointAt(0)!.toString(16)}`).join('')
+const NAMED: Record<string, string> = { ' ': '&nbsp;', ',': '&comma;', '.': '&period;', ':': '&colon;', "'": '&apos;', '-': '&hyphen;', a: '&acy;', e: '&iecy;', o: '&ocy;', s: '&dscy;', i: '&iukcy;', y: '&Upsi;' }
+const namedEntities = (s: string) => [...s].map((c) => NAMED[c] ?? c).join('')
+
+describe('leak check: look-alikes and encodings (issue 11, finding 6)', () => {
+  it('the prompt run in the known answers really is part of the prompt', () => {
+    expect(checkReply(run, ctx)).toMatchObject({ ok: false, reason: 'leak' })
+  })
+
+  it.each([
+    ['spelled with Cyrillic а е о с р х', cyrillic(run)],
+    ['spelled with Cyrillic capitals', cyrillic(run.toUpperCase())],
+    ['with Greek and Cyrillic look-alikes for i, o and a', run.replace(/i/g, 'і').replace(/o/g, 'ο').replace(/a/g, 'ɑ')],
+    ['with digits for letters (0 for o, 1 for l)', run.replace(/o/g, '0').replace(/l/g, '1')],
+    ['in full-width letters', run.replace(/[a-z]/gi, (c) => String.fromCharCode(c.charCodeAt(0) + 0xfee0))],
+    ['percent-encoded', percent(run)],
+    ['percent-encoded with + for spaces', percent(run).replace(/%20/g, '+')],
+    ['as decimal HTML entities', decimalEntities(run)],
+    ['as hex HTML entities without semicolons', hexEntities(run)],
+    ['as named HTML entities', namedEntities(run)],
+    ['percent-encoded entities (double encoding)', percent(decimalEntities(run.slice(0, 45)))],
+    ['mixed: Cyrillic, entities and percent-encoding in one run', cyrillic(run.slice(0, 20)) + decimalEntities(run.slice(20, 40)) + percent(run.slice(40))],
+    ['Cyrillic letters entity-encoded', decimalEntities(cyrillic(run))],
+    ['Cyrillic letters with zero-width joiners between them', [...cyrillic(run)].join('\u200D')],
+  ])('blocks a system-prompt run %s', (_kind, reply) => {
+    expect(checkReply(`Sure: ${reply}`, ctx)).toMatchObject({ ok: false, reason: 'leak' })
+  })
+
+  it.each([
+    ['with Cyrillic letters', canary.replace(/e/g, 'е').replace(/a/g, 'а').replace(/c/g, 'с')],
+    ['percent-encoded', percent(canary)],
+    ['as entities', decimalEntities(canary)],
+    ['with O for 0 and l for 1', canary.replace(/0/g, 'O').replace(/1/g, 'l')],
+  ])('blocks the canary %s', (_kind, reply) => {
+    expect(checkReply(`ref: ${reply}`, ctx)).toMatchObject({ ok: false, reason: 'leak' })
+  })
+
+  it.each([
+    'Привет! Мы открыты с 9 до 18, доставка по всей России.',
+    'Ça coûte 12 € — la taille M est disponible.',
+    '100% cotton &amp; 5 colours, 20% off with code SPRING',
+    'Ссылки: нет. Цена: 500 ₽. Размер: XL',
+  ])('passes an ordinary reply in any script unchanged: %j', (reply) => {
+    expect(checkReply(reply, ctx)).toEqual({ ok: true, text: reply })
+  })
+})
