@@ -1,12 +1,13 @@
 /**
  * Checks every candidate reply before it can be sent, assuming the model was fooled: caps the raw
- * output, blocks system-prompt leaks (canary, long verbatim runs,
+ * output, strips invisible characters, blocks system-prompt leaks (canary, long verbatim runs,
  * also look-alike-spelled or inside entity/percent/base64/hex/reversed/ROT13 text), refuses
  * executable or exfiltrating markup, removes links outside ALLOWED_LINK_DOMAINS and enforces a
  * byte limit. Pure and synchronous; every step is linear in the (capped) output, so a hostile
  * answer costs the isolate microseconds to a few milliseconds, not seconds.
  */
 import { findForbidden } from './forbidden'
+import { hasVisible, stripInvisible } from './invisible'
 import { findLeak, LEAK_WINDOW } from './leak'
 import { LINK_REMOVED, stripLinks } from './links'
 
@@ -57,15 +58,16 @@ function truncateBytes(text: string, maxBytes: number): string {
 
 export function checkReply(raw: string, ctx: ReplyCheckContext): ReplyCheck {
   const capped = capRaw(raw)
-  const reply = capped
+  const reply = stripInvisible(capped)
   const leak = findLeak(reply, ctx.canary, ctx.systemPrompt)
   if (leak) return { ok: false, reason: 'leak', rule: leak }
   const forbidden = findForbidden(reply)
   if (forbidden) return { ok: false, reason: 'forbidden', rule: forbidden }
   const { text: linked, removed } = stripLinks(reply, ctx.allowedDomains)
   const text = linked.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g, '').trim()
-  if (!text || text.split(LINK_REMOVED).join('').trim() === '') {
-    return { ok: false, reason: 'empty', rule: removed ? 'only_links' : 'blank' }
+  if (!hasVisible(text.split(LINK_REMOVED).join(''))) {
+    const rule = removed ? 'only_links' : reply.trim() !== capped.trim() ? 'invisible' : 'blank'
+    return { ok: false, reason: 'empty', rule }
   }
   const max = ctx.maxBytes ?? DEFAULT_MAX_REPLY_BYTES
   const cut = truncateBytes(text, max)
