@@ -9,7 +9,6 @@ import { readConfig } from '../core/config'
 import { createLogger } from '../core/log'
 import {
   clearInvalidToken,
-  currentToken,
   effectiveRecord,
   flavour,
   refreshToken,
@@ -35,6 +34,12 @@ export interface AccountStatus {
   tokenInvalid: { at: number; reason: string } | null
   deauthorized: boolean
   token: { flavour: string; days_until_expiry: number | null; degraded_reasons: string[] }
+}
+
+/** SHA-256 of a token: enough to recognise it again, useless to send with. */
+async function fingerprint(token: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(token))
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('')
 }
 
 export class AccountObject extends DurableObject<Env> {
@@ -64,26 +69,42 @@ export class AccountObject extends DurableObject<Env> {
     },
   }
 
-  private configuredToken(): string {
+  /**
+   * The configured IG_ACCESS_TOKEN. A caller may pass its own (the Worker's env holds the same
+   * secret in production; tests give the Worker a different one than this object's bindings).
+   */
+  private configuredToken(fromCaller?: string): string {
+    if (fromCaller) return fromCaller
     const cfg = readConfig(this.env)
     if (!cfg.ok) throw new Error(cfg.message)
     return cfg.config.IG_ACCESS_TOKEN
   }
 
   /** The token sends should use now, or '' once the account owner has removed the app. */
-  async token(): Promise<string> {
-    if (this.get('deauthorized_at')) return ''
-    return currentToken(this.tokens, this.configuredToken())
+  async token(configured?: string): Promise<string> {
+    return (await this.sendState(configured)).token
   }
 
   /**
-   * What a sender needs before a Send API call, in one round trip (cached per isolate): the token,
-   * and whether it is marked invalid (so the isolate clears the mark when a send with it works).
+   * What a sender needs before a Send API call, in one round trip (cached per isolate): the token
+   * ('' while the account owner has removed the app), and whether it is marked invalid (so the
+   * isolate clears the mark when a send with it works). The reply pipeline makes no LLM call and
+   * spends no budget while the token is '' or marked invalid.
    */
-  async sendState(): Promise<SendState> {
-    if (this.get('deauthorized_at')) return { token: '', invalid: false }
-    const record = effectiveRecord(await this.tokens.get(), this.configuredToken())
+  async sendState(configured?: string): Promise<SendState> {
+    const record = effectiveRecord(await this.tokens.get(), this.configuredToken(configured))
+    if (this.get('deauthorized_at')) {
+      // A token other than the revoked ones means the owner connected the account again.
+      if (this.revoked().includes(await fingerprint(record.token))) return { token: '', invalid: false }
+      this.sql.exec("DELETE FROM state WHERE k IN ('deauthorized_at', 'revoked')")
+      createLogger({ component: 'account' }).info('deauthorize', { outcome: 'recovered' })
+    }
     return { token: record.token, invalid: record.invalid !== undefined }
+  }
+
+  private revoked(): string[] {
+    const v = this.get('revoked')
+    return v ? (JSON.parse(v) as string[]) : []
   }
 
   /** Meta answered 190 to a request that carried `token`: mark it invalid if it is still ours. */
@@ -100,7 +121,7 @@ export class AccountObject extends DurableObject<Env> {
   async refresh(now = Date.now()): Promise<RefreshOutcome> {
     const cfg = readConfig(this.env)
     if (!cfg.ok) throw new Error(cfg.message)
-    if (this.get('deauthorized_at')) return { outcome: 'not_due', reason: 'deauthorized' }
+    if (this.get('deauthorized_at') && !(await this.sendState()).token) return { outcome: 'not_due', reason: 'deauthorized' }
     if (flavour(cfg.config.GRAPH_API_BASE) === 'facebook_login') return { outcome: 'skipped_page_token' }
     return refreshToken({
       fetch: (input, init) => fetch(input, init),
@@ -114,9 +135,17 @@ export class AccountObject extends DurableObject<Env> {
     })
   }
 
-  /** The account owner removed the app: forget its token and never send with it again. */
-  async deauthorize(now = Date.now()): Promise<void> {
+  /**
+   * The account owner removed the app: forget its token and never send with it again. Only
+   * fingerprints of the revoked tokens are kept, so a new token can be told apart from them.
+   */
+  async deauthorize(now = Date.now(), configured?: string): Promise<void> {
+    const revoked = new Set(this.revoked())
+    const stored = await this.tokens.get()
+    if (stored) revoked.add(await fingerprint(stored.token))
+    revoked.add(await fingerprint(this.configuredToken(configured)))
     this.sql.exec("DELETE FROM state WHERE k = 'token'")
+    this.set('revoked', JSON.stringify([...revoked]))
     this.set('deauthorized_at', now)
   }
 
@@ -170,13 +199,16 @@ export class AccountObject extends DurableObject<Env> {
     if (event === 'send_failed') this.set('send_failed', Number(this.get('send_failed') ?? 0) + 1)
   }
 
-  async status(limit: number, now = Date.now()): Promise<AccountStatus> {
+  async status(limit: number, now = Date.now(), configured?: string): Promise<AccountStatus> {
     const cfg = readConfig(this.env)
     const base = cfg.ok ? cfg.config.GRAPH_API_BASE : 'https://graph.instagram.com'
     const kind = flavour(base)
     const stored = await this.tokens.get()
-    const record = cfg.ok ? effectiveRecord(stored, cfg.config.IG_ACCESS_TOKEN) : stored
+    const configuredToken = configured ?? (cfg.ok ? cfg.config.IG_ACCESS_TOKEN : undefined)
+    const record = configuredToken ? effectiveRecord(stored, configuredToken) : stored
     const health = tokenHealth(record, kind, now)
+    // A newly configured token ends a deauthorization here too, so /healthz never lags.
+    if (configuredToken && this.get('deauthorized_at')) await this.sendState(configuredToken)
     const deauthorized = this.get('deauthorized_at') !== undefined
     if (deauthorized) health.degraded_reasons.push('app_deauthorized')
     const day = new Date(now).toISOString().slice(0, 10)

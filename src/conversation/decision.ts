@@ -80,6 +80,8 @@ export interface LeasedJob {
   nextPart: number
   attempts: number
   memory: Turn[]
+  /** Model calls made for this sender today (UTC), for the per-sender daily cap. */
+  llmCallsToday: number
 }
 
 export type PartGate = 'go' | 'already_sent' | 'wait_for_echo' | 'lost_lease'

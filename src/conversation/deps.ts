@@ -12,6 +12,7 @@ import type { PipelineDeps, SendFailure } from './pipeline'
 import { deriveCanary } from '../llm/prompt'
 import { generateReply } from '../llm/reply'
 import { splitMessage } from '../meta/split'
+import { forgetAccountHealth } from './health'
 
 /** Bounds one Send API request; an unanswered request is treated as "maybe delivered". */
 const SEND_TIMEOUT_MS = 10_000
@@ -23,12 +24,13 @@ const TOKEN_CACHE_MS = 60_000
 /** Healthz's last-reply time is written at most this often per isolate. */
 const REPLIED_REPORT_EVERY_MS = 30_000
 
-const stateCache = new Map<string, { value: Promise<SendState>; at: number }>()
+const stateCache = new Map<string, { value: Promise<SendState>; at: number; configured: string }>()
 const lastRepliedReport = new Map<string, number>()
 
 /** Forgets this isolate's cached token, so a deauthorization or a 190 takes effect at once. */
 export function forgetCachedToken(accountId: string): void {
   stateCache.delete(accountId)
+  forgetAccountHealth(accountId)
 }
 
 export function createPipelineDeps(env: Env, config: Config, log: Logger, deadline: () => number): PipelineDeps {
@@ -37,14 +39,15 @@ export function createPipelineDeps(env: Env, config: Config, log: Logger, deadli
   // The freshest token (refreshed by the cron, emptied by a deauthorization).
   const sendState = (): Promise<SendState> => {
     const hit = stateCache.get(config.IG_ACCOUNT_ID)
-    if (hit && Date.now() - hit.at < TOKEN_CACHE_MS) return hit.value
+    // A newly configured token is asked about at once (it may end a deauthorization).
+    if (hit && Date.now() - hit.at < TOKEN_CACHE_MS && hit.configured === config.IG_ACCESS_TOKEN) return hit.value
     const value = account()
-      .sendState()
+      .sendState(config.IG_ACCESS_TOKEN)
       .catch((): SendState => {
         stateCache.delete(config.IG_ACCOUNT_ID)
         return { token: config.IG_ACCESS_TOKEN, invalid: false }
       })
-    stateCache.set(config.IG_ACCOUNT_ID, { value, at: Date.now() })
+    stateCache.set(config.IG_ACCOUNT_ID, { value, at: Date.now(), configured: config.IG_ACCESS_TOKEN })
     return value
   }
   /**
@@ -105,9 +108,20 @@ export function createPipelineDeps(env: Env, config: Config, log: Logger, deadli
       publicReply: (commentId, text) => viaGraph((graph) => graph.publicReply(commentId, text, { signal: AbortSignal.timeout(SEND_TIMEOUT_MS) })),
       slot: () => account().privateReplySlot(config.PRIVATE_REPLIES_PER_HOUR, config.PRIVATE_REPLY_WINDOW_SECONDS),
     },
+    canSend: async (userId) => {
+      const state = await sendState()
+      if (!state.token) return false
+      if (!state.invalid) return true
+      // Marked invalid: one typing indicator tells (a success lifts the mark in viaGraph).
+      return viaGraph((graph) => graph.senderAction(userId, 'typing_on', { signal: AbortSignal.timeout(SEND_TIMEOUT_MS) })).then(
+        () => true,
+        () => false
+      )
+    },
     generate: async (input) => {
       canary ??= deriveCanary(config.APP_SECRET)
-      return generateReply({ config, llm, log, canary: await canary, moderate }, input)
+      const { admit, ...reply } = input
+      return generateReply({ config, llm, log, canary: await canary, moderate, admit }, reply)
     },
     split: (text) => splitMessage(text, { maxParts: config.MAX_REPLY_PARTS }),
     classify: (err): SendFailure => {
@@ -123,6 +137,8 @@ export function createPipelineDeps(env: Env, config: Config, log: Logger, deadli
       try {
         // (A 190 was already reported with the token it was given for, in viaGraph.)
         if (stage === 'replied') {
+          // What /healthz shows changed; its per-isolate cache must not hide it.
+          forgetAccountHealth(config.IG_ACCOUNT_ID)
           const now = Date.now()
           if (now - (lastRepliedReport.get(config.IG_ACCOUNT_ID) ?? 0) < REPLIED_REPORT_EVERY_MS) return
           lastRepliedReport.set(config.IG_ACCOUNT_ID, now)

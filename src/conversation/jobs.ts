@@ -10,6 +10,7 @@ import type { StateStore } from './state'
 import type { JobKind, JobOutcome, LeasedJob, PartGate } from './decision'
 import { ECHO_GRACE_MS } from './pipeline'
 import { COMMENT_REPLY_MS } from './comment-job'
+import { llmCallsOn } from './limits'
 
 const HOUR = 3_600_000
 const DAY = 24 * HOUR
@@ -122,6 +123,7 @@ export class Jobs {
       nextPart: row.next_part,
       attempts: row.attempts,
       memory: this.memory.before(row.ts, row.id),
+      llmCallsToday: llmCallsOn(this.state, new Date(now).toISOString().slice(0, 10)),
     }
   }
 

@@ -1,6 +1,7 @@
 /**
  * What keeps one sender from turning the bot into a flood: a token bucket for replies, at most
- * one "slow down" notice per cooldown, and one "budget spent" notice per day.
+ * one "slow down" notice per cooldown, one "budget spent" notice per day, and the count of
+ * model calls against the per-sender daily cap (LLM_DAILY_PER_SENDER).
  */
 import type { Config } from '../core/config'
 import type { StateStore } from './state'
@@ -23,6 +24,11 @@ export function refill(bucket: Bucket | null, now: number, capacity: number, per
 /** The shortest time between two slow-down notices to one sender. */
 export function noticeCooldownMs(perMinute: number): number {
   return Math.max(60_000, 60_000 / perMinute)
+}
+
+/** How many replies the model was called for for this sender on `day` (UTC, YYYY-MM-DD). */
+export function llmCallsOn(state: StateStore, day: string): number {
+  return state.get('llm_day') === day ? state.num('llm_calls') : 0
 }
 
 export class Limits {
@@ -48,6 +54,12 @@ export class Limits {
     if (now - this.state.num('notice_at', -Infinity) < noticeCooldownMs(config.RATE_LIMIT_PER_MINUTE)) return false
     this.state.set('notice_at', now)
     return true
+  }
+
+  /** Counts one model call for this sender on `day` (the per-sender daily cap). */
+  chargeLlm(day: string): void {
+    this.state.set('llm_calls', llmCallsOn(this.state, day) + 1)
+    this.state.set('llm_day', day)
   }
 
   /** True (and remembered) the first time on `day` that this sender is told the budget is spent. */

@@ -51,7 +51,16 @@ export interface PipelineDeps {
     text(recipientId: string, text: string, quickReplies?: readonly string[]): Promise<{ messageId: string }>
     action(recipientId: string, action: 'typing_on' | 'mark_seen'): Promise<void>
   }
-  generate(input: { text: string; memory: Turn[]; context?: PromptContext }): Promise<GeneratedReply>
+  /**
+   * `admit` is called right before the model would be called (after input screening): false
+   * means over budget, and the model is not called.
+   */
+  generate(input: { text: string; memory: Turn[]; context?: PromptContext; admit?: () => Promise<boolean> }): Promise<GeneratedReply>
+  /**
+   * False while nothing can be sent (app deauthorized, token rejected): no LLM call then. A
+   * token marked invalid is probed with a typing indicator first (a send that works lifts the mark).
+   */
+  canSend(userId: string): Promise<boolean>
   split(text: string): string[]
   classify(err: unknown): SendFailure
   /** Private and public replies to comments (absent: comment jobs fail closed). */
@@ -66,6 +75,8 @@ export type RunResult = 'done' | 'deferred' | 'failed' | 'skipped'
 
 /** Below this much time left a runner does not start a job. */
 const MIN_START_MS = 2_000
+/** While nothing can be sent (deauthorized, token rejected), how often a reply is tried again. */
+const CANNOT_SEND_RETRY_MS = 15 * 60_000
 /** After a send whose outcome is unknown, how long to wait for its echo before sending again. */
 export const ECHO_GRACE_MS = 3 * 60_000
 
@@ -121,6 +132,13 @@ export async function runJob(
     if (!parts && job.kind.type === 'llm' && deadline - deps.now() < modelMs + MIN_START_MS) {
       // Not enough time left for the model: give it back now rather than lose the lease mid-call.
       await store.release(job.id, job.leaseId, { retryAt: deps.now() })
+      return 'deferred'
+    }
+    if (!parts && job.kind.type === 'llm' && !(await deps.canSend(job.userId))) {
+      // A reply that cannot be sent is not worth a model call or budget; the alarm tries again
+      // later, so the bot answers within the window once the token is usable again.
+      await store.release(job.id, job.leaseId, { retryAt: deps.now() + CANNOT_SEND_RETRY_MS })
+      jl.warn('reply_deferred', { reason: 'cannot_send' })
       return 'deferred'
     }
     if (!parts) {
@@ -193,17 +211,27 @@ export async function runJob(
 
 async function generate(deps: PipelineDeps, store: JobStore, job: LeasedJob): Promise<GeneratedReply> {
   if (job.kind.type === 'fixed') return { outcome: job.kind.reason, text: job.kind.text }
-  // Every LLM reply is generated once (it is saved before sending), so it is charged once.
   const day = utcDay(deps.now())
-  if (!(await deps.spendBudget(day))) {
-    await deps.report('over_budget')
+  const overBudget = async (outcome: 'over_budget' | 'over_sender_cap'): Promise<GeneratedReply> => {
+    await deps.report('over_budget', { scope: outcome === 'over_budget' ? 'account' : 'sender' })
     const notice = await store.takeBudgetNotice(day)
-    return { outcome: 'over_budget', text: notice ? deps.config.BUDGET_REPLY : '' }
+    return { outcome, text: notice ? deps.config.BUDGET_REPLY : '' }
   }
-  // Best effort, alongside the LLM call: a slow or failed typing indicator must not cost the reply.
-  const typing = deps.send.action(job.userId, 'typing_on').catch(() => {})
-  const reply = await deps.generate({ text: job.kind.text, memory: job.memory, context: job.kind.context })
+  // One sender cannot use up everyone's budget: a daily cap per sender, counted by the sender
+  // object for every reply the model was actually called for.
+  if (job.llmCallsToday >= deps.config.LLM_DAILY_PER_SENDER) return overBudget('over_sender_cap')
+  // Every LLM reply is generated once (it is saved before sending), so it is charged once, and
+  // only when the model is about to be called: a refused message costs no budget.
+  let typing: Promise<void> = Promise.resolve()
+  const admit = async () => {
+    if (!(await deps.spendBudget(day))) return false
+    // Best effort, alongside the LLM call: a slow or failed typing indicator must not cost the reply.
+    typing = deps.send.action(job.userId, 'typing_on').catch(() => {})
+    return true
+  }
+  const reply = await deps.generate({ text: job.kind.text, memory: job.memory, context: job.kind.context, admit })
   await typing
+  if (reply.outcome === 'over_budget') return overBudget('over_budget')
   if (reply.outcome === 'leak_blocked') await deps.report('leak_blocked')
   if (reply.outcome === 'refused') await deps.report('refused')
   return reply

@@ -24,6 +24,7 @@ import { Limits } from './limits'
 import { Memory } from './memory'
 import { eventKey } from './names'
 import { runJob } from './pipeline'
+import { MODEL_CALLED } from '../llm/reply'
 import { StateStore } from './state'
 import { clampFutureTimestamps } from '../meta/webhook'
 
@@ -135,10 +136,15 @@ export class SenderObject extends DurableObject<Env> {
     return this.jobs.lease(jobId, opts.now ?? Date.now(), opts.force ?? false)
   }
 
-  /** Stores the generated reply so a retry never calls the LLM again. */
+  /**
+   * Stores the generated reply so a retry never calls the LLM again, and counts a model call
+   * against the sender's daily cap (in the same call: no extra round trip per reply).
+   */
   async saveReply(jobId: string, leaseId: string, parts: string[], outcome: string, now = Date.now()): Promise<boolean> {
     const firstHash = parts.length ? await textHash(parts[0]!) : ''
-    return this.jobs.saveReply(jobId, leaseId, parts, outcome, firstHash, now)
+    const saved = this.jobs.saveReply(jobId, leaseId, parts, outcome, firstHash, now)
+    if (saved && MODEL_CALLED.has(outcome)) this.limits.chargeLlm(new Date(now).toISOString().slice(0, 10))
+    return saved
   }
 
   /** True (and remembered) the first time today this sender is told the budget is spent. */

@@ -13,6 +13,8 @@ export type StateKey =
   | 'last_user_at'
   | 'last_reply_at'
   | 'budget_notice_day'
+  | 'llm_day'
+  | 'llm_calls'
 
 export class StateStore {
   constructor(private readonly sql: SqlStorage) {}

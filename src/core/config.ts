@@ -90,6 +90,8 @@ const schema = z.object({
   // Required only by the settings that use it (see `needsOpenAiKey`), so it is checked below.
   OPENAI_API_KEY: optionalText,
   IG_ACCOUNT_ID: z.string().trim().min(1).default('me'),
+  // The user_id Meta's deauthorize callback names when the account owner removes the app.
+  OWNER_USER_ID: optionalText,
   GRAPH_API_BASE: httpUrl.default('https://graph.instagram.com'),
   GRAPH_API_VERSION: z
     .string()
@@ -113,6 +115,8 @@ const schema = z.object({
   RATE_LIMIT_BURST: int(5, 1, 1000),
   RATE_LIMIT_PER_MINUTE: int(6, 1, 6000),
   LLM_DAILY_BUDGET: int(2000, 0, 10_000_000),
+  // One sender's share of the day: a single account cannot spend everyone's budget.
+  LLM_DAILY_PER_SENDER: int(50, 0, 10_000_000),
   MEMORY_TURNS: int(10, 0, 100),
   MEMORY_MAX_CHARS: int(4000, 0, 100_000),
   MEMORY_TTL_HOURS: int(24, 1, 24 * 30),

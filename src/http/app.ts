@@ -10,13 +10,12 @@ import { appSecrets, readConfig } from '../core/config'
 import { createLogger, type Logger } from '../core/log'
 import { verifySignature } from '../meta/signature'
 import { parseWebhook } from '../meta/webhook'
-import type { AccountStatus } from '../conversation/account'
 import { forgetCachedToken } from '../conversation/deps'
 import { handleDelivery } from '../conversation/ingest'
 import { eraseUser, getDeletion, saveDeletion } from '../conversation/erase'
 import { createMetaCallbacks } from './meta-callbacks'
-import { healthStatusCode } from './health-status'
-import { count, counterSnapshot } from '../core/metrics'
+import { healthz } from './healthz'
+import { count } from '../core/metrics'
 import pkg from '../../package.json'
 
 export const VERSION: string = pkg.version
@@ -110,33 +109,7 @@ export function createApp() {
     return c.text('EVENT_RECEIVED', 200)
   })
 
-  app.get('/healthz', async (c) => {
-    const cfg = readConfig(c.env)
-    const counters = counterSnapshot()
-    if (!cfg.ok) {
-      return c.json({ status: 'misconfigured', version: VERSION, missing: [...cfg.missing, ...cfg.invalid], degraded: ['misconfigured'], counters }, healthStatusCode(['misconfigured']))
-    }
-    const degraded: string[] = []
-    let account: AccountStatus | null = null
-    try {
-      account = await c.env.ACCOUNT.getByName(cfg.config.IG_ACCOUNT_ID).status(cfg.config.LLM_DAILY_BUDGET)
-      degraded.push(...account.token.degraded_reasons)
-      if (account.budgetExhausted) degraded.push('llm_budget_exhausted')
-    } catch {
-      degraded.push('account_object_unreachable')
-    }
-    return c.json({
-      status: degraded.length ? 'degraded' : 'ok',
-      version: VERSION,
-      missing: [],
-      degraded,
-      counters,
-      last_reply_at: account?.lastReplyAt ? new Date(account.lastReplyAt).toISOString() : null,
-      send_failed_total: account?.sendFailed ?? null,
-      llm_budget: account ? { day: account.day, used: account.llmCallsToday, limit: account.budget } : null,
-      token: account ? { ...account.token, invalid: account.tokenInvalid !== null, deauthorized: account.deauthorized } : null,
-    }, healthStatusCode(degraded))
-  })
+  app.get('/healthz', (c) => healthz(c, VERSION))
 
   app.route(
     '/',
@@ -153,8 +126,10 @@ export function createApp() {
         log: c.get('log'),
         hashKey: cfg.config.APP_SECRET,
         eraseUser: (userId) => eraseUser(env, cfg.config, userId),
+        // Only the account this Worker serves; anyone else removing the app changes nothing here.
+        isServedAccount: (userId) => userId === (cfg.config.OWNER_USER_ID ?? cfg.config.IG_ACCOUNT_ID),
         deauthorize: async () => {
-          await env.ACCOUNT.getByName(cfg.config.IG_ACCOUNT_ID).deauthorize()
+          await env.ACCOUNT.getByName(cfg.config.IG_ACCOUNT_ID).deauthorize(Date.now(), cfg.config.IG_ACCESS_TOKEN)
           forgetCachedToken(cfg.config.IG_ACCOUNT_ID)
         },
         saveDeletion: (code, rec) => saveDeletion(env.DEDUP, code, rec),

@@ -21,6 +21,8 @@ export interface MetaCallbackDeps {
   hashKey: string
   /** Deletes everything stored about this app-scoped user id. Must be idempotent. */
   eraseUser(userId: string): Promise<void>
+  /** Whether a user id is the account this Worker serves (the only one whose removal counts). */
+  isServedAccount(userId: string): boolean
   /** The account owner removed the app: stop using its token. Must be idempotent. */
   deauthorize(userId: string): Promise<void>
   saveDeletion(code: string, rec: DeletionRecord): Promise<void>
@@ -143,6 +145,12 @@ export function createMetaCallbacks<E extends HonoEnv = BlankEnv>(deps: Resolver
     const v = await verified(c, d, 'deauthorize')
     if (v instanceof Response) return v
     const user = await hashId(v.userId, d.hashKey)
+    if (!d.isServedAccount(v.userId)) {
+      // Someone else removed the app (a tester, another account that once logged in): their
+      // removal is acknowledged, and the bot keeps serving its own account.
+      d.log.info('deauthorize', { outcome: 'ignored_other_user', user })
+      return c.text('OK', 200)
+    }
     try {
       await d.deauthorize(v.userId)
     } catch (err) {

@@ -15,6 +15,11 @@ export interface ReplyDeps {
   llm: LlmClient
   log: Logger
   canary: string
+  /**
+   * Called once the input has passed screening, right before the model: false means the call is
+   * not allowed (budget spent), so a refused message never costs budget.
+   */
+  admit?: () => Promise<boolean>
   /** Resolves true when the text must not be sent (MODERATION=on); may throw. */
   moderate?: (text: string) => Promise<boolean>
 }
@@ -31,6 +36,10 @@ export type ReplyResult =
   | { outcome: 'leak_blocked'; text: string }
   | { outcome: 'output_blocked'; text: string; reason: string }
   | { outcome: 'fallback'; text: string; reason: string }
+  | { outcome: 'over_budget'; text: string }
+
+/** Outcomes for which the model was called (and so count against a sender's daily cap). */
+export const MODEL_CALLED: ReadonlySet<string> = new Set(['llm', 'leak_blocked', 'output_blocked', 'fallback'])
 
 // Instagram shows at most MAX_REPLY_PARTS messages of 1000 bytes each per reply.
 const IG_MESSAGE_BYTES = 1000
@@ -61,6 +70,8 @@ export async function generateReply(deps: ReplyDeps, input: ReplyInput): Promise
       return done({ outcome: 'refused', text: config.REFUSAL_REPLY, rule }, { rule })
     }
   }
+
+  if (deps.admit && !(await deps.admit())) return done({ outcome: 'over_budget', text: '' })
 
   const { messages } = buildPrompt({
     systemPrompt: config.SYSTEM_PROMPT,

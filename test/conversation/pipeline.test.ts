@@ -52,7 +52,9 @@ function fakeDeps(over: Partial<PipelineDeps> = {}, clock = new FakeClock()) {
         actions.push(a)
       },
     },
-    generate: async ({ text }) => ({ outcome: 'llm', text: `answer to ${text}` }),
+    // Like the real one: the model is called (and charged) only when admitted.
+    generate: async ({ text, admit }) => (admit && !(await admit()) ? { outcome: 'over_budget', text: '' } : { outcome: 'llm', text: `answer to ${text}` }),
+    canSend: async () => true,
     split: (t) => (t ? [t] : []),
     classify: (err) => (err as { failure: { retryable: boolean; category: string; ambiguous?: boolean } }).failure,
     spendBudget: async () => true,

@@ -475,10 +475,14 @@ describe('missing configuration (503)', () => {
       expect(all).not.toContain(value)
   })
 
-  it('reports the missing names on /healthz without any value', async () => {
-    const partial = { ...unconfigured(), APP_SECRET: 'partial-app-secret-value' } as Env
-    const res = await call('/healthz', {}, partial)
+  it('reports the missing names on /healthz, to the holder of HEALTHZ_TOKEN only, without any value', async () => {
+    const token = 'healthz-token-for-the-tests-0123456789'
+    const partial = { ...unconfigured(), APP_SECRET: 'partial-app-secret-value', HEALTHZ_TOKEN: token } as Env
+    const anonymous = await call('/healthz', {}, partial)
     // 503: an uptime monitor must see that this Worker cannot answer anyone.
+    expect(anonymous.status).toBe(503)
+    expect(await anonymous.json()).toEqual({ status: 'misconfigured', version: VERSION })
+    const res = await call('/healthz', { headers: { authorization: `Bearer ${token}` } }, partial)
     expect(res.status).toBe(503)
     const text = await res.text()
     expect(JSON.parse(text)).toMatchObject({
@@ -493,17 +497,27 @@ describe('missing configuration (503)', () => {
 })
 
 describe('GET /healthz', () => {
-  it('answers {status, version, missing} and no secret values', async () => {
+  it('answers the public {status, version} and no secret values', async () => {
     const res = await exports.default.fetch(`${BASE}/healthz`)
     expect(res.status).toBe(200)
     expect(res.headers.get('content-type')).toMatch(/^application\/json/)
     const text = await res.text()
-    const body = JSON.parse(text)
-    expect(body).toMatchObject({ status: 'ok', version: VERSION, missing: [], degraded: [] })
-    expect(Object.keys(body.counters)).toEqual(expect.arrayContaining(['received', 'signature_rejected', 'duplicate', 'replied', 'send_failed', 'leak_blocked']))
-    expect(body.token).toMatchObject({ flavour: 'instagram_login', invalid: false, deauthorized: false })
+    expect(JSON.parse(text)).toEqual({ status: 'ok', version: VERSION })
     expect(VERSION).toMatch(/^\d+\.\d+\.\d+/)
     for (const value of TEST_SECRET_VALUES) expect(text).not.toContain(value)
+  })
+
+  it('gives the holder of HEALTHZ_TOKEN the detail: missing, degraded, counters, budget and token', async () => {
+    const token = 'healthz-token-for-the-tests-0123456789'
+    const ctx = createExecutionContext()
+    const res = await createApp().request('/healthz', { headers: { authorization: `Bearer ${token}` } }, { ...env, HEALTHZ_TOKEN: token } as Env, ctx)
+    await waitOnExecutionContext(ctx)
+    const text = await res.text()
+    const body = JSON.parse(text)
+    expect(body).toMatchObject({ status: 'ok', version: VERSION, missing: [], degraded: [], actions: [] })
+    expect(Object.keys(body.counters)).toEqual(expect.arrayContaining(['received', 'signature_rejected', 'duplicate', 'replied', 'send_failed', 'leak_blocked']))
+    expect(body.token).toMatchObject({ flavour: 'instagram_login', invalid: false, deauthorized: false })
+    for (const value of [...TEST_SECRET_VALUES, token]) expect(text).not.toContain(value)
   })
 })
 

@@ -27,6 +27,7 @@ function memoryDeps(overrides: Partial<MetaCallbackDeps> = {}) {
     eraseUser: async (id) => {
       erased.push(id)
     },
+    isServedAccount: (id) => id === USER,
     deauthorize: async (id) => {
       deauthorized.push(id)
     },
@@ -265,6 +266,17 @@ describe('POST /meta/deauthorize', () => {
       expect.objectContaining({ event: 'deauthorize', outcome: 'completed', user: await hashId(USER, SECRET) })
     )
     expect(JSON.stringify(m.lines)).not.toContain(USER)
+  })
+
+  it('acknowledges the removal by any other user and deauthorizes nothing', async () => {
+    const m = memoryDeps()
+    const res = await createMetaCallbacks(m.deps).request(
+      await form('/meta/deauthorize', await signSignedRequest(claims({ user_id: '17841400000000099' }), SECRET))
+    )
+    expect(res.status).toBe(200)
+    expect(m.deauthorized).toEqual([])
+    expect(m.lines).toContainEqual(expect.objectContaining({ event: 'deauthorize', outcome: 'ignored_other_user' }))
+    expect(JSON.stringify(m.lines)).not.toContain('17841400000000099')
   })
 
   it('refuses a forged request and deauthorizes nobody', async () => {

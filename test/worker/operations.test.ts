@@ -1,5 +1,5 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test'
-import { env, exports } from 'cloudflare:workers'
+import { env } from 'cloudflare:workers'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import worker from '../../src/index'
 import { postItems, senderStub, newSender, testConfig } from '../helpers/deliver'
@@ -16,9 +16,13 @@ async function runCron(envOverride: Partial<Env> = {}) {
   await waitOnExecutionContext(ctx)
 }
 
+const HEALTHZ_TOKEN = 'healthz-token-for-the-tests-0123456789'
+
+/** The operator's /healthz detail (behind HEALTHZ_TOKEN). */
 async function health(envOverride: Partial<Env> = {}) {
   const ctx = createExecutionContext()
-  const res = await worker.fetch(new Request('https://worker.test/healthz') as Request<unknown, IncomingRequestCfProperties>, { ...env, ...envOverride } as Env, ctx)
+  const req = new Request('https://worker.test/healthz', { headers: { authorization: `Bearer ${HEALTHZ_TOKEN}` } })
+  const res = await worker.fetch(req as Request<unknown, IncomingRequestCfProperties>, { ...env, HEALTHZ_TOKEN, ...envOverride } as Env, ctx)
   return { code: res.status, ...((await res.json()) as { status: string; degraded: string[]; token: { days_until_expiry: number | null; invalid: boolean } }) }
 }
 
@@ -111,10 +115,10 @@ describe('opt-out and handoff', () => {
 
 it('exposes per-stage counters on /healthz', async () => {
   net = installNetwork()
-  const before = ((await (await exports.default.fetch('https://worker.test/healthz')).json()) as { counters: Record<string, number> }).counters
+  const before = ((await health()) as unknown as { counters: Record<string, number> }).counters
   const sender = newSender()
   await postItems([{ senderId: sender, text: 'hi' }])
-  const after = ((await (await exports.default.fetch('https://worker.test/healthz')).json()) as { counters: Record<string, number>; last_reply_at: string | null })
+  const after = (await health()) as unknown as { counters: Record<string, number>; last_reply_at: string | null }
   expect(after.counters.received).toBe(before.received! + 1)
   expect(after.counters.replied).toBe(before.replied! + 1)
   expect(after.last_reply_at).not.toBeNull()

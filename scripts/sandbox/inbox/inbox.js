@@ -239,7 +239,7 @@ async function health() {
       ? 'Worker not reachable'
       : ok
         ? `Worker ${h.body.status} · v${h.body.version}`
-        : `Worker ${h.body?.status ?? h.status} · missing: ${(h.body?.missing ?? []).join(', ')}`
+        : `Worker ${h.body?.status ?? h.status}${h.body?.missing?.length ? ` · missing: ${h.body.missing.join(', ')}` : ''}`
   } catch {
     $('health-dot').className = 'dot bad'
     $('health-text').textContent = 'Sandbox server not reachable'
