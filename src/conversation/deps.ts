@@ -131,7 +131,8 @@ export function createPipelineDeps(env: Env, config: Config, log: Logger, deadli
     },
     spendBudget: (day) => account().spend(day, config.LLM_DAILY_BUDGET),
     report: async (event, fields) => {
-      log.info(`stage_${event}`, fields)
+      // A reply's own summary line (reply_sent) says it at info; other stages are rarer news.
+      log[event === 'replied' ? 'debug' : 'info'](`stage_${event}`, fields)
       const stage = event === 'token_invalid' ? 'send_failed' : event
       if (stage !== 'refused') count(env, stage)
       try {

@@ -125,7 +125,7 @@ async function afterAck(
   await Promise.all(
     accepted.map(async ({ name, group, results }) => {
       const log = deps.log.child({ sender: await hashId(group.userId, config.APP_SECRET) })
-      for (const r of results) log.info('event_accepted', { kind: r.kind, decision: r.decision })
+      for (const r of results) log.debug('event_accepted', { kind: r.kind, decision: r.decision })
       const fresh = results.filter((r) => r.decision !== 'duplicate')
       // Not awaited before the jobs start: KV is only the redelivery fast path, and waiting for
       // its write put a KV round trip (13 ms p50 under wrangler dev) in front of every reply.

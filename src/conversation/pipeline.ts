@@ -146,7 +146,7 @@ export async function runJob(
       parts = deps.split(generated.text)
       if (!(await store.saveReply(job.id, job.leaseId, parts, generated.outcome))) return 'skipped'
       firstBegun = parts.length > 0
-      jl.info('reply_generated', { outcome: generated.outcome, parts: parts.length, ms: deps.now() - started, ...(generated.rule ? { rule: generated.rule } : {}) })
+      jl.debug('reply_generated', { outcome: generated.outcome, parts: parts.length, ms: deps.now() - started, ...(generated.rule ? { rule: generated.rule } : {}) })
     }
     for (let idx = job.nextPart; idx < parts.length; idx++) {
       const policy = replyPolicy({ now: deps.now(), lastUserMessageAt: job.lastUserAt, kind: 'automated' })

@@ -5,6 +5,7 @@
  */
 import * as z from 'zod'
 import { commentRuleSchema, dmRuleSchema, rulesSetting } from './rules'
+import { LEVELS, setLogLevel } from './log'
 
 export const SECRET_NAMES = ['APP_SECRET', 'VERIFY_TOKEN', 'IG_ACCESS_TOKEN', 'OPENAI_API_KEY'] as const
 
@@ -167,6 +168,8 @@ const schema = z.object({
   // Meta allows 750 private replies per hour per account; the window is a setting for tests only.
   PRIVATE_REPLIES_PER_HOUR: int(750, 1, 750),
   PRIVATE_REPLY_WINDOW_SECONDS: int(3600, 6, 3600),
+  // Logs: info writes one summary line per DM; debug adds every stage.
+  LOG_LEVEL: z.enum(LEVELS).default('info'),
   // Operator access. Unset means the operator routes are closed (never open by default); a set
   // token must be long enough that guessing it online is hopeless.
   ADMIN_TOKEN: operatorToken,
@@ -206,7 +209,10 @@ const cache = new WeakMap<object, ConfigResult>()
  */
 export function readConfig(env: object): ConfigResult {
   const hit = cache.get(env)
-  if (hit) return hit
+  if (hit) {
+    if (hit.ok) setLogLevel(hit.config.LOG_LEVEL)
+    return hit
+  }
   const raw: Record<string, unknown> = {}
   for (const key of Object.keys(schema.shape)) {
     const v = (env as Record<string, unknown>)[key]
@@ -248,6 +254,7 @@ export function readConfig(env: object): ConfigResult {
     }
   }
   cache.set(env, result)
+  if (result.ok) setLogLevel(result.config.LOG_LEVEL)
   return result
 }
 

@@ -5,7 +5,8 @@
  */
 import { hmacHex } from './hmac'
 
-export type Level = 'debug' | 'info' | 'warn' | 'error'
+export const LEVELS = ['debug', 'info', 'warn', 'error'] as const
+export type Level = (typeof LEVELS)[number]
 export type Fields = Record<string, string | number | boolean | null | undefined | string[] | number[]>
 
 export interface Logger {
@@ -16,8 +17,22 @@ export interface Logger {
   child(fields: Fields): Logger
 }
 
+const RANK: Record<Level, number> = { debug: 0, info: 1, warn: 2, error: 3 }
+let threshold = RANK.info
+
+/**
+ * The lowest level written (LOG_LEVEL; info by default), for the whole isolate: one Worker has one
+ * configuration, and readConfig sets it. Every line costs CPU twice, in the Worker and in the
+ * runtime that ships it, so per DM the default level writes one summary line and keeps the
+ * details for debug.
+ */
+export function setLogLevel(level: Level): void {
+  threshold = RANK[level]
+}
+
 export function createLogger(base: Fields = {}): Logger {
   const emit = (level: Level, event: string, fields?: Fields) => {
+    if (RANK[level] < threshold) return
     const line = JSON.stringify({ level, event, ...base, ...fields })
     if (level === 'error') console.error(line)
     else if (level === 'warn') console.warn(line)

@@ -57,7 +57,7 @@ export async function generateReply(deps: ReplyDeps, input: ReplyInput): Promise
   const { config, log } = deps
   const started = Date.now()
   const done = (result: ReplyResult, fields: Record<string, string | number | boolean> = {}) => {
-    log[result.outcome === 'llm' ? 'info' : 'warn']('reply_decision', { outcome: result.outcome, ms: Date.now() - started, ...fields })
+    log[result.outcome === 'llm' ? 'debug' : 'warn']('reply_decision', { outcome: result.outcome, ms: Date.now() - started, ...fields })
     return result
   }
 

@@ -51,6 +51,7 @@ describe('readConfig', () => {
       RATE_LIMIT_BURST: 'lots-bad-value',
       MARK_SEEN: 'perhaps-bad-value',
       INJECTION_ACTION: 'ignore-bad-value',
+      LOG_LEVEL: 'verbose-bad-value',
     }
     const result = failure({ ...secrets(), ...bad })
     expect(result.missing).toEqual([])
