@@ -130,8 +130,8 @@ export function renderCost(r) {
           ['Durable Object requests', fmt(u.doRequests), Object.entries(u.doRequestsByMethod).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')],
           ['alarms set (storage calls, not requests)', fmt(u.alarmsSet), `alarms run: ${fmt(u.alarms)}`],
           ['SQLite rows written', fmt(u.rowsWritten), `of which a new object's schema ${fmt(u.rowsWrittenSchema)}; a sender's later DMs write ${fmt(u.rowsWrittenWarm)}`],
-          ['KV reads', fmt(u.kvReads), 'the redelivery fast path before the claim'],
-          ['KV writes', fmt(u.kvWrites), 'the "seen" key for the fast path (and one account registry write per isolate)'],
+          ['KV reads', fmt(u.kvReads), 'none on the DM path since issue 12 (the redelivery fast path is gone)'],
+          ['KV writes', fmt(u.kvWrites), 'one account registry write per isolate and account'],
           ['log lines', fmt(u.logLines), Object.entries(u.logEvents).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')],
           ['log bytes', fmt(u.logBytes, 0), ''],
         ]
@@ -172,8 +172,10 @@ export function renderCost(r) {
   return lines
 }
 
-function costModel(u, inv) {
+function costModel(first, inv) {
   const P = PRICES
+  // A conversation's later DMs (the common case); a sender's first DM also creates its object.
+  const u = first.again ?? first
   // Duration: each Durable Object request keeps an object active; bounded below by the request
   // itself. A sender object stays in memory (and billed) for a few seconds after its last
   // request unless evicted; the upper estimate below assumes 10 s per DM (UNVERIFIED).
@@ -191,13 +193,20 @@ function costModel(u, inv) {
     ['Workers Logs events (lines)', u.logLines, P.logEventPerM],
   ]
   const cloud = rows.reduce((a, [, n, p]) => a + n * p.usd, 0)
+  const daily = [
+    ['SQLite rows written', u.rowsWritten, FREE.sqliteRowsWrittenPerDay],
+    ['Durable Object requests', u.doRequests, FREE.doRequestsPerDay],
+    ['KV writes', u.kvWrites, FREE.kvWritesPerDay],
+    ['KV reads', u.kvReads, FREE.kvReadsPerDay],
+    ['Worker requests', 1, FREE.workerRequestsPerDay],
+  ].sort((a, b) => (a[1] > 0 ? a[2] / a[1] : Infinity) - (b[1] > 0 ? b[2] / b[1] : Infinity))
   const llm = (inputTokens * P.llmInputPerMTokens.usd + outputTokens * P.llmOutputPerMTokens.usd)
   const lines = [
     '## Cost model: one million answered DMs',
     '',
     `Marginal prices on Workers Paid (beyond the monthly allowances), from ${P.asOf}. Units per DM are the measured`,
-    'counts above; a DM is one delivery with one message from a sender who has written before (a new sender adds its',
-    `object's schema rows). Each reply also comes back as an echo webhook when the app subscribes to \`message_echoes\`:`,
+    'counts above for a DM from a sender who has written before (one delivery, one message); a new sender\'s first DM',
+    `writes ${fmt(first.rowsWritten - u.rowsWritten)} rows more (its object's schema and ids). Each reply also comes back as an echo webhook when the app subscribes to \`message_echoes\`:`,
     'one more Worker request and Durable Object request per reply part, not counted here.',
     '',
     table(
@@ -218,20 +227,14 @@ function costModel(u, inv) {
     '### Free plan: which limit a busy account hits first',
     '',
     table(
-      ['Free-plan limit', 'per DM', 'DMs per day (or per delivery)'],
-      [
-        [`KV writes: ${FREE.kvWritesPerDay.toLocaleString('en')}/day`, fmt(u.kvWrites), fmt(FREE.kvWritesPerDay / u.kvWrites, 0)],
-        [`SQLite rows written: ${FREE.sqliteRowsWrittenPerDay.toLocaleString('en')}/day`, fmt(u.rowsWritten), fmt(FREE.sqliteRowsWrittenPerDay / u.rowsWritten, 0)],
-        [`Durable Object requests: ${FREE.doRequestsPerDay.toLocaleString('en')}/day`, fmt(u.doRequests), fmt(FREE.doRequestsPerDay / u.doRequests, 0)],
-        [`KV reads: ${FREE.kvReadsPerDay.toLocaleString('en')}/day`, fmt(u.kvReads), fmt(FREE.kvReadsPerDay / u.kvReads, 0)],
-        [`Worker requests: ${FREE.workerRequestsPerDay.toLocaleString('en')}/day`, '1', FREE.workerRequestsPerDay.toLocaleString('en')],
-        [`CPU: ${FREE.cpuMsPerInvocation} ms per invocation`, `${fmt(inv.warm.mean)} ms warm, ${fmt(inv.cold)} ms cold`, 'per delivery: several DMs in one delivery add up'],
-        [`Subrequests: ${FREE.subrequestsPerInvocation} per invocation`, '4 outbound fetches (typing_on, LLM, message, mark_seen)', `about ${Math.floor(FREE.subrequestsPerInvocation / 4)} DMs per delivery`],
-      ]
+      ['Free-plan limit', 'per DM', 'DMs per day'],
+      daily.map(([name, per, limit]) => [`${name}: ${limit.toLocaleString('en')}/day`, fmt(per), per > 0 ? Math.floor(limit / per).toLocaleString('en') : 'not used per DM'])
     ),
     '',
-    `First hit: KV writes. When a KV write fails the Worker logs \`kv_seen_write_failed\` and goes on: the claim in the`,
-    'sender object is the authority, only the redelivery fast path is lost. Sources: ' + FREE.source + '.',
+    `First hit: **${daily[0][0]}**, at about ${Math.floor(daily[0][2] / daily[0][1]).toLocaleString('en')} DMs a day. Per invocation: CPU ${FREE.cpuMsPerInvocation} ms`,
+    `(measured ${fmt(inv.warm.mean)} ms warm and ${fmt(inv.cold)} ms for a cold isolate's first delivery; several DMs in one delivery add up),`,
+    `and ${FREE.subrequestsPerInvocation} subrequests, of which a DM takes 4 outbound fetches (typing_on, LLM, message, mark_seen): about`,
+    `${Math.floor(FREE.subrequestsPerInvocation / 4)} DMs per delivery. Sources: ${FREE.source}.`,
     '',
     '### The account object\'s ceiling',
     '',

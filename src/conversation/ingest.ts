@@ -1,24 +1,27 @@
 /**
  * What happens to an authentic, parsed delivery before and after Meta gets its 200.
  *
- * Before: every event that matters is claimed by its sender's Durable Object (KV first, as a
- * cheap filter for redeliveries). Meta gets 200 only when every claim is durable; if an object
- * cannot be reached the whole delivery gets 503 and Meta redelivers (claims already made turn
- * into duplicates then, and their jobs are still run by the object's alarm, so nothing is lost).
- * After (in waitUntil): KV is told about the new ids and the reply jobs run.
+ * Before: every event that matters is claimed by its sender's Durable Object, the one authority
+ * on what was seen. Meta gets 200 only when every claim is durable; if an object cannot be
+ * reached the whole delivery gets 503 and Meta redelivers (claims already made turn into
+ * duplicates then, and their jobs are still run by the object's alarm, so nothing is lost).
+ * After (in waitUntil): the reply jobs run.
+ *
+ * No KV lookup in front of the claim: a miss (every new message) proved nothing and the object
+ * decided anyway, so it only added a KV read to every acknowledgement and a KV write to every
+ * DM (the Free plan allows 1,000 a day) to spare the object the rare redelivery. Seen ids that
+ * older versions wrote to KV expire by themselves and are still erased with a user's data.
  */
 import type { Config } from '../core/config'
-import type { Accepted, Decision } from './decision'
+import type { Accepted } from './decision'
 import { createPipelineDeps } from './deps'
-import { eventKey, rememberAccount, seenKey, senderObjectName } from './names'
+import { eventKey, rememberAccount, senderObjectName } from './names'
 import { hashId, type Logger } from '../core/log'
 import { count } from '../core/metrics'
 import { runJob } from './pipeline'
 import { commentSkip } from './comments'
 import { clampFutureTimestamps, type InboundEvent, type WebhookEvent } from '../meta/webhook'
 
-/** KV keeps seen ids past Meta's 36-hour redelivery horizon. */
-export const SEEN_TTL_SECONDS = 48 * 3600
 /** How many of a sender's waiting jobs one runner takes after its own. */
 const MAX_DRAIN_JOBS = 10
 /** Everything after the 200 must finish inside waitUntil's 30 s; keep a margin. */
@@ -99,20 +102,8 @@ export async function handleDelivery(deps: DeliveryDeps, received: WebhookEvent[
 }
 
 async function acceptGroup(deps: DeliveryDeps, name: string, g: Group): Promise<{ name: string; group: Group; results: Accepted[] }> {
-  const keys = g.events.map(eventKey)
-  // Fast path: ids KV has already seen are duplicates without waking the object. KV is
-  // eventually consistent, so a miss proves nothing; the object's claim decides.
-  const seen = await Promise.all(
-    keys.map((k) => deps.env.DEDUP.get(seenKey(g.accountId, k)).then((v) => v !== null, () => false))
-  )
-  const fresh = g.events.filter((_, i) => !seen[i])
-  const results: Accepted[] = g.events
-    .map((e, i) => ({ key: keys[i]!, kind: e.kind, decision: 'duplicate' as Decision }))
-    .filter((_, i) => seen[i])
-  if (fresh.length) {
-    const stub = deps.env.SENDER.getByName(name)
-    results.push(...(await stub.accept({ accountId: g.accountId, userId: g.userId, events: fresh, leaseFirst: true })))
-  }
+  const stub = deps.env.SENDER.getByName(name)
+  const results = await stub.accept({ accountId: g.accountId, userId: g.userId, events: g.events, leaseFirst: true })
   return { name, group: g, results }
 }
 
@@ -126,24 +117,14 @@ async function afterAck(
     accepted.map(async ({ name, group, results }) => {
       const log = deps.log.child({ sender: await hashId(group.userId, config.APP_SECRET) })
       for (const r of results) log.debug('event_accepted', { kind: r.kind, decision: r.decision })
-      const fresh = results.filter((r) => r.decision !== 'duplicate')
-      // Not awaited before the jobs start: KV is only the redelivery fast path, and waiting for
-      // its write put a KV round trip (13 ms p50 under wrangler dev) in front of every reply.
-      const seenWrites = Promise.all([
-        rememberAccount(env.DEDUP, group.accountId),
-        ...fresh.map((r) =>
-          env.DEDUP.put(seenKey(group.accountId, r.key), '1', { expirationTtl: SEEN_TTL_SECONDS }).catch(() => {
-            // Only the fast path suffers (for example KV's 1 write/s per key); the claim stands.
-            log.warn('kv_seen_write_failed')
-          })
-        ),
-      ])
+      // Not awaited before the jobs start (one KV write per isolate and account, for erasure).
+      const registered = rememberAccount(env.DEDUP, group.accountId)
       const when = new Map(group.events.map((e) => [eventKey(e), e.timestamp]))
       const jobs = results
         .filter((r) => r.job)
         .sort((a, b) => (when.get(a.key) ?? 0) - (when.get(b.key) ?? 0))
       if (!jobs.length) {
-        await seenWrites
+        await registered
         return
       }
       const stub = env.SENDER.getByName(name)
@@ -156,7 +137,7 @@ async function afterAck(
         const next = await stub.leaseNextFresh()
         if (!next || (await runJob(pipeline, stub, next.id, { leased: next })) !== 'done') break
       }
-      await seenWrites
+      await registered
     })
   ).catch((err) => deps.log.error('after_ack_failed', { error: err instanceof Error ? err.name : 'unknown' }))
 }

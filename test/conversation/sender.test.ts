@@ -1,7 +1,6 @@
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { SEEN_TTL_SECONDS } from '../../src/conversation/ingest'
 import type { SenderObject } from '../../src/conversation/sender'
 import { DEFAULT_ACCOUNT_ID, delivery, messagingItem, newMid } from '../../tools/payloads'
 import { post, postItems, senderStub, newSender } from '../helpers/deliver'
@@ -32,8 +31,7 @@ describe('exactly-once acceptance', () => {
     const sender = newSender()
     const first = newMid()
     expect((await postItems([{ senderId: sender, mid: first }])).status).toBe(200)
-    // An hour later (the KV entry may have expired at the edge; the object still knows).
-    await env.DEDUP.delete(`seen:${DEFAULT_ACCOUNT_ID}:${first}`)
+    // An hour later: the object still knows the first id.
     const second = newMid()
     const third = newMid()
     const res = await postItems([
@@ -48,14 +46,23 @@ describe('exactly-once acceptance', () => {
     expect(net.textsTo(sender)).toHaveLength(3)
   })
 
-  it('records a seen id in KV with a TTL past Meta\'s 36-hour redelivery horizon', async () => {
+  it('decides a redelivery in the sender object alone: no KV lookup before the claim, no KV write after it', async () => {
     const sender = newSender()
     const mid = newMid()
-    await postItems([{ senderId: sender, mid }])
-    const { value, metadata } = await env.DEDUP.getWithMetadata(`seen:${DEFAULT_ACCOUNT_ID}:${mid}`)
-    expect(value).toBe('1')
-    expect(metadata).toBeNull()
-    expect(SEEN_TTL_SECONDS).toBeGreaterThanOrEqual(36 * 3600)
+    const kv = { get: 0 }
+    // The webhook path may only register the account (once per isolate); it must never read.
+    const counted = {
+      get: (...a: Parameters<KVNamespace['get']>) => (kv.get++, env.DEDUP.get(...a)),
+      put: (...a: Parameters<KVNamespace['put']>) => env.DEDUP.put(...a),
+    } as unknown as KVNamespace
+    expect((await postItems([{ senderId: sender, mid }], { DEDUP: counted })).status).toBe(200)
+    expect((await postItems([{ senderId: sender, mid }], { DEDUP: counted })).status).toBe(200)
+    expect(await env.DEDUP.get(`seen:${DEFAULT_ACCOUNT_ID}:${mid}`)).toBeNull()
+    expect(kv.get).toBe(0)
+    const snap = await senderStub(sender).snapshot()
+    expect(snap.claims).toBe(1)
+    expect(snap.decisions).toEqual({ new: 1 })
+    expect(net.textsTo(sender)).toHaveLength(1)
   })
 
   it('answers 503 and marks nothing as seen when the sender object cannot be reached', async () => {
@@ -66,7 +73,6 @@ describe('exactly-once acceptance', () => {
     } as unknown as Env['SENDER']
     const res = await postItems([{ senderId: sender, mid }], { SENDER: broken })
     expect(res.status).toBe(503)
-    expect(await env.DEDUP.get(`seen:${DEFAULT_ACCOUNT_ID}:${mid}`)).toBeNull()
     expect(net.textsTo(sender)).toHaveLength(0)
   })
 })
