@@ -27,6 +27,25 @@ const REPLIED_REPORT_EVERY_MS = 30_000
 const stateCache = new Map<string, { value: Promise<SendState>; at: number; configured: string }>()
 const lastRepliedReport = new Map<string, number>()
 
+/**
+ * The model clients of one configuration, built once per isolate rather than per delivery: an
+ * openai client is not free to construct, and it holds no request's I/O (it calls the global
+ * fetch per request). The configuration object itself is parsed once per env.
+ */
+const models = new WeakMap<Config, { llm: ReturnType<typeof createChatModel>; moderate: ReturnType<typeof createModerator> | undefined }>()
+
+function modelsFor(env: Env, config: Config) {
+  let m = models.get(config)
+  if (!m) {
+    m = {
+      llm: createChatModel(config, { fetch: (input, init) => fetch(input, init), ai: (env as { AI?: unknown }).AI }),
+      moderate: config.MODERATION ? createModerator(config, (input, init) => fetch(input, init)) : undefined,
+    }
+    models.set(config, m)
+  }
+  return m
+}
+
 /** Forgets this isolate's cached token, so a deauthorization or a 190 takes effect at once. */
 export function forgetCachedToken(accountId: string): void {
   stateCache.delete(accountId)
@@ -87,8 +106,7 @@ export function createPipelineDeps(env: Env, config: Config, log: Logger, deadli
     }
     return result
   }
-  const llm = createChatModel(config, { fetch: (input, init) => fetch(input, init), ai: (env as { AI?: unknown }).AI })
-  const moderate = config.MODERATION ? createModerator(config, (input, init) => fetch(input, init)) : undefined
+  const { llm, moderate } = modelsFor(env, config)
   let canary: Promise<string> | undefined
   return {
     config,
