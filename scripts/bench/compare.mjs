@@ -68,7 +68,7 @@ export function groupCpuByCommand(pgid) {
 const diff = (a, b) => Object.fromEntries(Object.keys(b).map((k) => [k, b[k] - (a[k] ?? 0)]))
 
 /** One measured phase on one stack: n DMs at concurrency c, replies awaited, CPU of the group. */
-async function phase(stack, { n, c, llmMs, label }) {
+export async function phase(stack, { n, c, llmMs, label }) {
   stack.llm.configure({ latencyMs: llmMs })
   const pgid = stack.child.pid
   const cpuBefore = groupCpuByCommand(pgid)

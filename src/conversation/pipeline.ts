@@ -198,7 +198,7 @@ export async function runJob(
     if (parts.length) {
       if (config.MARK_SEEN) await deps.send.action(job.userId, 'mark_seen').catch(() => {})
       await deps.report('replied', { ms: deps.now() - started })
-      jl.info('reply_sent', { parts: parts.length, ms: deps.now() - started, latency_ms: deps.now() - job.timestamp })
+      jl.debug('reply_sent', { parts: parts.length, ms: deps.now() - started, latency_ms: deps.now() - job.timestamp })
     }
     return 'done'
   } catch (err) {
