@@ -46,7 +46,7 @@ export interface CommentStore {
   saveReply(jobId: string, leaseId: string, parts: string[], outcome: string): Promise<boolean>
   beginPart(jobId: string, leaseId: string, idx: number, text: string): Promise<PartGate>
   partSent(jobId: string, idx: number, outMid: string): Promise<void>
-  release(jobId: string, leaseId: string, opts?: { final?: string; retryAt?: number; notSent?: number; paced?: boolean }): Promise<JobOutcome | null>
+  release(jobId: string, leaseId: string, opts?: { final?: string; retryAt?: number; notSent?: number; paced?: boolean; untried?: boolean }): Promise<JobOutcome | null>
 }
 
 type Result = 'done' | 'deferred' | 'failed' | 'skipped'
@@ -74,7 +74,7 @@ export async function runCommentJob(
   if (!parts) {
     if (started - job.timestamp >= COMMENT_REPLY_MS) return fail('comment_too_old')
     if (kind.reply === null && deadline - started < opts.modelMs + opts.minStartMs) {
-      await store.release(job.id, job.leaseId, { retryAt: started })
+      await store.release(job.id, job.leaseId, { retryAt: started, untried: true })
       return 'deferred'
     }
     const slot = await comments.slot()

@@ -141,6 +141,7 @@ export function createPipelineDeps(env: Env, config: Config, log: Logger, deadli
       const { admit, ...reply } = input
       return generateReply({ config, llm, log, canary: await canary, moderate, admit }, reply)
     },
+    abortAfter: (ms) => AbortSignal.timeout(ms),
     split: (text) => splitMessage(text, { maxParts: config.MAX_REPLY_PARTS }),
     classify: (err): SendFailure => {
       if (err instanceof GraphError) return { retryable: err.retryable, category: err.category, ambiguous: err.networkError }

@@ -20,6 +20,12 @@ export const WINDOW_MS = 24 * HOUR
 export const LEASE_MS = 28_000
 /** How long a runner gets to take the next job of a sender before the alarm does. */
 const UNBLOCK_GRACE_MS = 3_000
+/**
+ * A job is taken at most this often (leases, not releases, are counted). With the retry delays
+ * below that is about three hours of retries for a Send API outage, far more than a model that
+ * never finishes needs to be given up on.
+ */
+export const MAX_ATTEMPTS = 20
 /** First alarm retry after a runner gave a job back; doubles per attempt, capped. */
 const RETRY_BASE_MS = 5_000
 const RETRY_MAX_MS = 15 * 60_000
@@ -99,6 +105,13 @@ export class Jobs {
     if (!force && row.next_at > now) return null
     const earlier = this.sql.exec(`SELECT 1 FROM jobs WHERE ${OPEN} AND (ts < ? OR (ts = ? AND id < ?)) LIMIT 1`, row.ts, row.ts, row.id).toArray()
     if (earlier.length) return null
+    // A job that can no longer succeed ends here, whoever finds it: past its window, or taken
+    // MAX_ATTEMPTS times (each lease counts, so a runner that dies mid-job still uses one up).
+    const closesAt = row.ts + (isCommentRow(row) ? COMMENT_REPLY_MS : WINDOW_MS)
+    if (now >= closesAt || row.attempts >= MAX_ATTEMPTS) {
+      this.fail(row.id, now >= closesAt ? 'window_closed' : 'attempts_exhausted', row.attempts, now)
+      return null
+    }
     const kind = JSON.parse(row.kind) as JobKind
     // A person took over, or the sender opted out, after this reply was queued: drop it unless
     // part of it already went out.
@@ -109,7 +122,16 @@ export class Jobs {
       return null
     }
     const leaseId = crypto.randomUUID()
-    this.sql.exec('UPDATE jobs SET lease_until = ?, lease_id = ? WHERE id = ?', now + LEASE_MS, leaseId, jobId)
+    const attempts = row.attempts + 1
+    // If this runner never comes back, the alarm retries after the lease plus a growing delay.
+    this.sql.exec(
+      'UPDATE jobs SET lease_until = ?, lease_id = ?, attempts = ?, next_at = ? WHERE id = ?',
+      now + LEASE_MS,
+      leaseId,
+      attempts,
+      now + LEASE_MS + retryDelayMs(attempts),
+      jobId
+    )
     return {
       id: row.id,
       leaseId,
@@ -121,7 +143,7 @@ export class Jobs {
       kind,
       parts: row.parts ? (JSON.parse(row.parts) as string[]) : null,
       nextPart: row.next_part,
-      attempts: row.attempts,
+      attempts,
       memory: this.memory.before(row.ts, row.id),
       llmCallsToday: llmCallsOn(this.state, new Date(now).toISOString().slice(0, 10)),
     }
@@ -194,7 +216,7 @@ export class Jobs {
   }
 
   /** A runner gives a job back unfinished: retried from the alarm with a growing delay, or failed. */
-  release(jobId: string, leaseId: string, opts: { final?: string; now: number; retryAt?: number; notSent?: number; paced?: boolean }): JobOutcome | null {
+  release(jobId: string, leaseId: string, opts: { final?: string; now: number; retryAt?: number; notSent?: number; paced?: boolean; untried?: boolean }): JobOutcome | null {
     const { now } = opts
     const row = this.sql.exec<JobRow>('SELECT * FROM jobs WHERE id = ? AND lease_id = ?', jobId, leaseId).toArray()[0]
     if (!row) return null
@@ -204,8 +226,10 @@ export class Jobs {
       this.fail(jobId, opts.final, row.attempts, now)
       return { state: 'failed', reason: opts.final }
     }
-    // Waiting for the account's pacing is not a failed attempt: no backoff, just the free slot.
-    const attempts = opts.paced ? row.attempts : row.attempts + 1
+    // The lease counted the attempt. One given back untried (no time left for the model) or
+    // paced (waiting for the account's pacing or pause: no backoff, just the free slot) does not
+    // use one up.
+    const attempts = opts.paced || opts.untried ? Math.max(row.attempts - 1, 0) : row.attempts
     const nextAt = opts.paced ? Math.max(opts.retryAt ?? now, now) : Math.max(opts.retryAt ?? 0, now + retryDelayMs(attempts))
     // A private reply to a comment may go out for 7 days; every other reply only in the window.
     if (nextAt >= row.ts + (isCommentRow(row) ? COMMENT_REPLY_MS : WINDOW_MS)) {
@@ -285,6 +309,16 @@ export class Jobs {
 
   /** Forgets finished jobs, their parts and old own ids. */
   expire(now: number): void {
+    // Unfinished jobs whose window has closed can never be sent: they end as failed (and are
+    // forgotten with the other finished jobs), so nothing waits behind them.
+    const stale = this.sql.exec(
+      `UPDATE jobs SET state = 'failed', outcome = 'window_closed', lease_until = 0, kind = 'null', parts = NULL WHERE ${OPEN} AND lease_until <= ? AND ts + CASE WHEN kind LIKE '{"type":"comment"%' THEN ? ELSE ? END <= ?`,
+      now,
+      COMMENT_REPLY_MS,
+      WINDOW_MS,
+      now
+    )
+    if (stale.rowsWritten > 0) this.unblock(now)
     this.sql.exec(`DELETE FROM jobs WHERE NOT ${OPEN} AND created_at < ?`, now - FINISHED_RETENTION_MS)
     this.sql.exec('DELETE FROM parts WHERE job NOT IN (SELECT id FROM jobs)')
     this.sql.exec('DELETE FROM own WHERE at < ?', now - FINISHED_RETENTION_MS)

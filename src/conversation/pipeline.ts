@@ -23,7 +23,7 @@ export interface JobStore {
   takeBudgetNotice(day: string): Promise<boolean>
   beginPart(jobId: string, leaseId: string, idx: number, text: string): Promise<PartGate>
   partSent(jobId: string, idx: number, outMid: string): Promise<void>
-  release(jobId: string, leaseId: string, opts?: { final?: string; retryAt?: number; notSent?: number; paced?: boolean }): Promise<JobOutcome | null>
+  release(jobId: string, leaseId: string, opts?: { final?: string; retryAt?: number; notSent?: number; paced?: boolean; untried?: boolean }): Promise<JobOutcome | null>
 }
 
 export interface GeneratedReply {
@@ -55,12 +55,14 @@ export interface PipelineDeps {
    * `admit` is called right before the model would be called (after input screening): false
    * means over budget, and the model is not called.
    */
-  generate(input: { text: string; memory: Turn[]; context?: PromptContext; admit?: () => Promise<boolean> }): Promise<GeneratedReply>
+  generate(input: { text: string; memory: Turn[]; context?: PromptContext; admit?: () => Promise<boolean>; signal?: AbortSignal }): Promise<GeneratedReply>
   /**
    * False while nothing can be sent (app deauthorized, token rejected): no LLM call then. A
    * token marked invalid is probed with a typing indicator first (a send that works lifts the mark).
    */
   canSend(userId: string): Promise<boolean>
+  /** A signal that aborts after `ms` (AbortSignal.timeout in production; controlled in tests). */
+  abortAfter(ms: number): AbortSignal
   split(text: string): string[]
   classify(err: unknown): SendFailure
   /** Private and public replies to comments (absent: comment jobs fail closed). */
@@ -73,6 +75,8 @@ export interface PipelineDeps {
 
 export type RunResult = 'done' | 'deferred' | 'failed' | 'skipped'
 
+/** What the pipeline's own model deadline adds to the model's timeouts before abandoning it. */
+const MODEL_DEADLINE_MARGIN_MS = 1_000
 /** Below this much time left a runner does not start a job. */
 const MIN_START_MS = 2_000
 /** While nothing can be sent (deauthorized, token rejected), how often a reply is tried again. */
@@ -131,7 +135,7 @@ export async function runJob(
     const modelMs = config.LLM_TIMEOUT_MS + (config.MODERATION ? MODERATION_TIMEOUT_MS : 0)
     if (!parts && job.kind.type === 'llm' && deadline - deps.now() < modelMs + MIN_START_MS) {
       // Not enough time left for the model: give it back now rather than lose the lease mid-call.
-      await store.release(job.id, job.leaseId, { retryAt: deps.now() })
+      await store.release(job.id, job.leaseId, { retryAt: deps.now(), untried: true })
       return 'deferred'
     }
     if (!parts && job.kind.type === 'llm' && !(await deps.canSend(job.userId))) {
@@ -221,20 +225,49 @@ async function generate(deps: PipelineDeps, store: JobStore, job: LeasedJob): Pr
   // object for every reply the model was actually called for.
   if (job.llmCallsToday >= deps.config.LLM_DAILY_PER_SENDER) return overBudget('over_sender_cap')
   // Every LLM reply is generated once (it is saved before sending), so it is charged once, and
-  // only when the model is about to be called: a refused message costs no budget.
+  // only when the model is about to be called: a refused message costs no budget. A later
+  // attempt that still has no reply is one whose runner died or was cut off: not charged again.
   let typing: Promise<void> = Promise.resolve()
   const admit = async () => {
-    if (!(await deps.spendBudget(day))) return false
+    if (job.attempts <= 1 && !(await deps.spendBudget(day))) return false
     // Best effort, alongside the LLM call: a slow or failed typing indicator must not cost the reply.
     typing = deps.send.action(job.userId, 'typing_on').catch(() => {})
     return true
   }
-  const reply = await deps.generate({ text: job.kind.text, memory: job.memory, context: job.kind.context, admit })
+  const { text, context } = job.kind
+  const reply = await withModelDeadline(deps, (signal) => deps.generate({ text, memory: job.memory, context, admit, signal }))
   await typing
   if (reply.outcome === 'over_budget') return overBudget('over_budget')
   if (reply.outcome === 'leak_blocked') await deps.report('leak_blocked')
   if (reply.outcome === 'refused') await deps.report('refused')
   return reply
+}
+
+/**
+ * The whole model call (headers, body, moderation) gets LLM_TIMEOUT_MS plus moderation's share
+ * and a small margin, enforced here and not only by the SDK (whose timeout ends once headers
+ * arrive): the call is told to abort, and if it does not, its answer is abandoned. Either way the
+ * sender gets the fallback reply instead of a job that never ends.
+ */
+async function withModelDeadline(
+  deps: PipelineDeps,
+  call: (signal: AbortSignal) => Promise<GeneratedReply>
+): Promise<GeneratedReply> {
+  const { config } = deps
+  const signal = deps.abortAfter(config.LLM_TIMEOUT_MS + (config.MODERATION ? MODERATION_TIMEOUT_MS : 0) + MODEL_DEADLINE_MARGIN_MS)
+  let onAbort = () => {}
+  const abandoned = new Promise<GeneratedReply>((resolve) => {
+    onAbort = () => resolve({ outcome: 'fallback', text: config.FALLBACK_REPLY, reason: 'model_deadline' })
+    if (signal.aborted) onAbort()
+    else signal.addEventListener('abort', onAbort, { once: true })
+  })
+  try {
+    const reply = await Promise.race([call(signal), abandoned])
+    if (reply.reason === 'model_deadline') deps.log.warn('model_deadline')
+    return reply
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+  }
 }
 
 type SendResult =

@@ -170,7 +170,7 @@ export class SenderObject extends DurableObject<Env> {
   }
 
   /** A runner gives a job back unfinished: retry from the alarm with a growing delay. */
-  async release(jobId: string, leaseId: string, opts: { final?: string; now?: number; retryAt?: number; notSent?: number; paced?: boolean } = {}): Promise<JobOutcome | null> {
+  async release(jobId: string, leaseId: string, opts: { final?: string; now?: number; retryAt?: number; notSent?: number; paced?: boolean; untried?: boolean } = {}): Promise<JobOutcome | null> {
     return this.jobs.release(jobId, leaseId, { ...opts, now: opts.now ?? Date.now() })
   }
 

@@ -54,19 +54,19 @@ export function createLlm(config: LlmConfig, fetchImpl?: typeof fetch): LlmClien
   })
   return {
     async complete(messages, opts) {
+      // The SDK's timeout stops once the headers are in; this signal (which the SDK hands to
+      // fetch, so it also cuts the body) and the race bound the whole call, body included.
+      const timeout = AbortSignal.timeout(config.LLM_TIMEOUT_MS)
+      const signal = opts?.signal ? AbortSignal.any([timeout, opts.signal]) : timeout
       let content: string | null | undefined
       try {
-        const res = await client.chat.completions.create(
-          {
-            model: config.OPENAI_MODEL,
-            messages,
-            max_tokens: config.LLM_MAX_TOKENS,
-            n: 1,
-          },
-          opts?.signal ? { signal: opts.signal } : undefined
-        )
+        const res = await Promise.race([
+          client.chat.completions.create({ model: config.OPENAI_MODEL, messages, max_tokens: config.LLM_MAX_TOKENS, n: 1 }, { signal }),
+          aborted(signal),
+        ])
         content = res.choices[0]?.message?.content
       } catch (err) {
+        if (signal.aborted) throw new LlmError('timeout')
         throw toLlmError(err)
       }
       if (typeof content !== 'string' || content.trim() === '') throw new LlmError('empty')
@@ -169,7 +169,7 @@ export const MODERATION_TIMEOUT_MS = 5_000
 export function createModerator(
   config: Pick<Config, 'OPENAI_API_KEY' | 'OPENAI_BASE_URL' | 'LLM_TIMEOUT_MS'>,
   fetchImpl?: typeof fetch
-): (text: string) => Promise<boolean> {
+): (text: string, signal?: AbortSignal) => Promise<boolean> {
   const client = new OpenAI({
     // readConfig requires the key whenever MODERATION is on.
     apiKey: config.OPENAI_API_KEY ?? '',
@@ -178,11 +178,15 @@ export function createModerator(
     maxRetries: 0,
     ...(fetchImpl ? { fetch: fetchImpl } : {}),
   })
-  return async (text) => {
+  return async (text, callerSignal) => {
+    // Bounds the body as well as the headers (see complete above).
+    const timeout = AbortSignal.timeout(Math.min(config.LLM_TIMEOUT_MS, MODERATION_TIMEOUT_MS))
+    const signal = callerSignal ? AbortSignal.any([timeout, callerSignal]) : timeout
     try {
-      const res = await client.moderations.create({ model: 'omni-moderation-latest', input: text })
+      const res = await Promise.race([client.moderations.create({ model: 'omni-moderation-latest', input: text }, { signal }), aborted(signal)])
       return res.results.some((r) => r.flagged)
     } catch (err) {
+      if (signal.aborted) throw new LlmError('timeout')
       throw toLlmError(err)
     }
   }

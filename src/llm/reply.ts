@@ -21,13 +21,15 @@ export interface ReplyDeps {
    */
   admit?: () => Promise<boolean>
   /** Resolves true when the text must not be sent (MODERATION=on); may throw. */
-  moderate?: (text: string) => Promise<boolean>
+  moderate?: (text: string, signal?: AbortSignal) => Promise<boolean>
 }
 
 export interface ReplyInput {
   text: string
   memory: Turn[]
   context?: PromptContext
+  /** Aborts the model and moderation calls when the caller stops waiting. */
+  signal?: AbortSignal
 }
 
 export type ReplyResult =
@@ -84,7 +86,7 @@ export async function generateReply(deps: ReplyDeps, input: ReplyInput): Promise
 
   let raw: string
   try {
-    raw = await deps.llm.complete(messages)
+    raw = await deps.llm.complete(messages, input.signal ? { signal: input.signal } : undefined)
   } catch (err) {
     const reason = err instanceof LlmError ? err.reason : 'error'
     const fields: Record<string, string | number> = { reason }
@@ -116,7 +118,7 @@ export async function generateReply(deps: ReplyDeps, input: ReplyInput): Promise
   if (config.MODERATION && deps.moderate) {
     let flagged: boolean
     try {
-      flagged = await deps.moderate(checked.text)
+      flagged = await deps.moderate(checked.text, input.signal)
     } catch (err) {
       // Fail closed: with moderation switched on, an unchecked reply is not sent.
       const reason = err instanceof LlmError ? `moderation_${err.reason}` : 'moderation_error'

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { LEASE_MS, retryDelayMs, textHash, WINDOW_MS } from '../../src/conversation/jobs'
+import { LEASE_MS, MAX_ATTEMPTS, retryDelayMs, textHash, WINDOW_MS } from '../../src/conversation/jobs'
 import { ECHO_GRACE_MS } from '../../src/conversation/pipeline'
 import { withStores } from './stores'
 
@@ -92,7 +92,8 @@ describe('reply jobs', () => {
       expect(jobs.nextRunAt()).toBe(T + 5_000)
       expect(jobs.lease('m1', T + 4_999, false)).toBeNull()
       const l2 = jobs.lease('m1', T + 5_000, false)!
-      expect(l2.attempts).toBe(1)
+      // Attempts are counted when a job is leased: this is the second.
+      expect(l2.attempts).toBe(2)
       jobs.release('m1', l2.leaseId, { now: T + 5_000 })
       expect(jobs.nextRunAt()).toBe(T + 15_000)
     })
@@ -147,7 +148,8 @@ describe('reply jobs', () => {
   it('forgets finished jobs after the retention time but never an open one', async () => {
     await withStores(({ jobs }) => {
       jobs.create('done', T, fixed('x'), T)
-      jobs.create('open', T + 1, fixed('y'), T)
+      // Still inside its messaging window when expire() runs (one past it ends: see below).
+      jobs.create('open', T + 48 * 3_600_000, fixed('y'), T + 48 * 3_600_000)
       const l = jobs.lease('done', T, true)!
       jobs.release('done', l.leaseId, { now: T, final: 'policy' })
       jobs.expire(T + 49 * 3_600_000)
@@ -155,3 +157,68 @@ describe('reply jobs', () => {
     })
   })
 })
+
+describe('every job ends', () => {
+  const state = (jobs: { summary(): { id: string; state: string; outcome: string | null; attempts: number }[] }, id: string) => jobs.summary().find((j) => j.id === id)
+
+  it('counts an attempt when a job is leased, so a runner that dies without releasing still uses one up', async () => {
+    await withStores(({ jobs }) => {
+      jobs.create('m1', T, fixed('hi'), T)
+      let t = T
+      for (let i = 1; i <= 3; i++) {
+        expect(jobs.lease('m1', t, true)?.attempts).toBe(i)
+        t += LEASE_MS + 1
+      }
+      expect(state(jobs, 'm1')).toMatchObject({ state: 'pending', attempts: 3 })
+    })
+  })
+
+  it('a job leased MAX_ATTEMPTS times without finishing ends as failed, and the next message goes ahead', async () => {
+    await withStores(({ jobs }) => {
+      jobs.create('m1', T, fixed('stuck'), T)
+      jobs.create('m2', T + 1, fixed('next'), T)
+      let t = T
+      for (let i = 0; i < MAX_ATTEMPTS; i++) {
+        expect(jobs.lease('m1', t, true)).not.toBeNull()
+        t += LEASE_MS + 1
+      }
+      expect(jobs.lease('m1', t, true)).toBeNull()
+      expect(state(jobs, 'm1')).toMatchObject({ state: 'failed', outcome: 'attempts_exhausted' })
+      expect(jobs.lease('m2', t, true)?.id).toBe('m2')
+    })
+  })
+
+  it('ends a job found past its messaging window at lease, without handing it out, and frees the queue', async () => {
+    await withStores(({ jobs }) => {
+      jobs.create('m1', T, fixed('late'), T)
+      jobs.create('m2', T + WINDOW_MS - 60_000, fixed('fresh'), T + WINDOW_MS - 60_000)
+      expect(jobs.lease('m1', T + WINDOW_MS, true)).toBeNull()
+      expect(state(jobs, 'm1')).toMatchObject({ state: 'failed', outcome: 'window_closed' })
+      expect(jobs.lease('m2', T + WINDOW_MS, true)?.id).toBe('m2')
+    })
+  })
+
+  it('expire() ends pending jobs whose window has closed (a leased one only once its lease ran out)', async () => {
+    await withStores(({ jobs }) => {
+      jobs.create('m1', T, fixed('never leased'), T)
+      jobs.create('m2', T + 10, fixed('leased'), T)
+      jobs.create('m3', T + WINDOW_MS, fixed('in its window'), T + WINDOW_MS)
+      jobs.expire(T + WINDOW_MS + 20)
+      expect(state(jobs, 'm1')).toMatchObject({ state: 'failed', outcome: 'window_closed' })
+      expect(state(jobs, 'm2')).toMatchObject({ state: 'failed', outcome: 'window_closed' })
+      expect(state(jobs, 'm3')).toMatchObject({ state: 'pending' })
+      expect(jobs.pending()).toEqual(['m3'])
+    })
+  })
+
+  it('does not count a job given back untried (no time left, paced, account paused)', async () => {
+    await withStores(({ jobs }) => {
+      jobs.create('m1', T, fixed('hi'), T)
+      const l = jobs.lease('m1', T, true)!
+      expect(jobs.release('m1', l.leaseId, { now: T, retryAt: T, untried: true })).toBeNull()
+      expect(state(jobs, 'm1')).toMatchObject({ attempts: 0 })
+      expect(jobs.firstFresh()).toBe('m1')
+    })
+  })
+})
+

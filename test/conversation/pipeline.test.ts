@@ -37,6 +37,8 @@ class FakeClock {
 function fakeDeps(over: Partial<PipelineDeps> = {}, clock = new FakeClock()) {
   const sent: string[] = []
   const actions: string[] = []
+  // The pipeline's model deadline: it fires only when a test says so.
+  const model = new AbortController()
   const deps: PipelineDeps = {
     config: config(),
     log: createLogger({ test: true }),
@@ -59,9 +61,10 @@ function fakeDeps(over: Partial<PipelineDeps> = {}, clock = new FakeClock()) {
     classify: (err) => (err as { failure: { retryable: boolean; category: string; ambiguous?: boolean } }).failure,
     spendBudget: async () => true,
     report: async () => {},
+    abortAfter: () => model.signal,
     ...over,
   }
-  return { deps, sent, actions, clock }
+  return { deps, sent, actions, clock, modelDeadline: () => model.abort() }
 }
 
 const failure = (retryable: boolean, category: string, ambiguous = false) => Object.assign(new Error(category), { failure: { retryable, category, ambiguous } })
@@ -437,3 +440,83 @@ describe('runJob with injected dependencies', () => {
 it('eventually helper fails when the condition never holds', async () => {
   await expect(eventually(() => false, 50)).rejects.toThrow('condition not met')
 })
+
+describe('every job ends (issue 17)', () => {
+  it('through the Worker: a model that sends headers and half a body, then nothing, costs one fallback and the next DM is answered', async () => {
+    let stalled = true
+    net = installNetwork({
+      llm: () => {
+        if (!stalled) return 'fine now'
+        const half = new TextEncoder().encode('{"id":"chatcmpl-1","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"Hel')
+        return new Response(new ReadableStream({ start: (c) => c.enqueue(half) }), { headers: { 'content-type': 'application/json' } })
+      },
+    })
+    const sender = newSender()
+    const quick = { LLM_TIMEOUT_MS: '500' } as Partial<Env>
+    await postItems([{ senderId: sender, text: 'hello?' }], quick)
+    expect(net.textsTo(sender)).toEqual([config().FALLBACK_REPLY])
+    stalled = false
+    await postItems([{ senderId: sender, text: 'anyone there?' }], quick)
+    expect(net.textsTo(sender)).toHaveLength(2)
+    expect(net.textsTo(sender)[1]).not.toBe(config().FALLBACK_REPLY)
+    expect((await senderStub(sender).snapshot()).jobs.map((j) => j.state)).toEqual(['done', 'done'])
+  })
+
+  it('answers one fallback when the model call never settles, once the pipeline\'s own deadline passes', async () => {
+    const sender = newSender()
+    const stub = senderStub(sender)
+    const job = await acceptText(sender)
+    let signal: AbortSignal | undefined
+    const { deps, sent, modelDeadline } = fakeDeps({
+      // Headers came, the body never ends, and the call ignores its signal: only abandoning it helps.
+      generate: (input) => {
+        signal = input.signal
+        return new Promise(() => {})
+      },
+    })
+    const run = runJob(deps, stub, job, { immediate: true })
+    await eventually(() => signal !== undefined)
+    modelDeadline()
+    expect(await run).toBe('done')
+    expect(signal!.aborted).toBe(true)
+    expect(sent).toEqual([config().FALLBACK_REPLY])
+    expect((await stub.snapshot()).jobs[0]).toMatchObject({ state: 'done' })
+  })
+
+  it('gives the model LLM_TIMEOUT_MS plus moderation\'s share plus a margin, not more', async () => {
+    const asked: number[] = []
+    const sender = newSender()
+    const job = await acceptText(sender)
+    const { deps } = fakeDeps({
+      config: { ...config(), LLM_TIMEOUT_MS: 4000, MODERATION: true },
+      abortAfter: (ms) => {
+        asked.push(ms)
+        return new AbortController().signal
+      },
+    })
+    expect(await runJob(deps, senderStub(sender), job, { immediate: true })).toBe('done')
+    expect(asked).toEqual([4000 + 5000 + 1000])
+  })
+
+  it('charges the LLM budget on the first attempt only: a retry after a runner died mid-call is not charged again', async () => {
+    const sender = newSender()
+    const stub = senderStub(sender)
+    const job = await acceptText(sender)
+    // A first runner took the job (and charged it), then died without giving it back.
+    expect(await stub.lease(job, { force: true })).not.toBeNull()
+    await runInDurableObject(stub, (_o: SenderObject, state) => {
+      state.storage.sql.exec('UPDATE jobs SET lease_until = 0, next_at = 0')
+    })
+    let charged = 0
+    const { deps, sent } = fakeDeps({
+      spendBudget: async () => {
+        charged++
+        return true
+      },
+    })
+    expect(await runJob(deps, stub, job)).toBe('done')
+    expect(charged).toBe(0)
+    expect(sent).toHaveLength(1)
+  })
+})
+
