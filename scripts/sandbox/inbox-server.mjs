@@ -19,6 +19,8 @@ const STATIC = {
 }
 const KINDS = new Set(['text', 'image', 'story_mention', 'reaction', 'unsend', 'echo', 'postback', 'ice_breaker', 'share', 'story_reply'])
 const MAX_TIMELINE = 2000
+/** The one post the sandbox page shows, with its comment box. */
+const POST_MEDIA_ID = '17990000000000001'
 
 function json(res, status, body) {
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' })
@@ -79,6 +81,23 @@ export async function startInboxServer(opts) {
     return item
   }
 
+  /** A comment on the sandbox post, by the given sender: the Worker may answer it privately and publicly. */
+  async function sendComment(body) {
+    const senderId = /^\d{1,20}$/.test(String(body.senderId ?? '')) ? String(body.senderId) : payloads.DEFAULT_SENDER_ID
+    const text = typeof body.text === 'string' ? body.text.slice(0, 2200) : ''
+    const commentId = payloads.newCommentId()
+    // The stand-in learns who wrote it, so the private reply lands in that sender's thread.
+    opts.graph?.registerComment(commentId, senderId)
+    const d = payloads.metaJson(payloads.commentDelivery([{ text, senderId, commentId, mediaId: POST_MEDIA_ID }], opts.accountId))
+    let status = 0
+    try {
+      status = (await postWebhook(`${opts.workerUrl}/webhook`, d, opts.appSecret)).status
+    } catch {
+      status = 0
+    }
+    return push('comment', { senderId, commentId, text, statuses: [status] })
+  }
+
   const server = createServer(async (req, res) => {
     try {
       const url = new URL(req.url ?? '/', 'http://localhost')
@@ -99,6 +118,9 @@ export async function startInboxServer(opts) {
       }
       if (url.pathname === '/api/send' && req.method === 'POST') {
         return json(res, 200, await sendKind(await readJson(req)))
+      }
+      if (url.pathname === '/api/comment' && req.method === 'POST') {
+        return json(res, 200, await sendComment(await readJson(req)))
       }
       if (url.pathname === '/api/note' && req.method === 'POST') {
         // Lets `npm run simulate` show what it sent on the page too.

@@ -9,11 +9,12 @@ import { parseArgs } from 'node:util'
 import { buildDelivery, payloads, postWebhook, REPLYING_KINDS } from './webhook-client.mjs'
 import { parseDotVars, ROOT, SANDBOX_SECRETS } from './sandbox.mjs'
 
-const KINDS = ['text', 'image', 'story_mention', 'reaction', 'postback', 'echo', 'unsend', 'share', 'story_reply', 'ice_breaker', 'quick_reply', 'read', 'edit', 'referral']
+const KINDS = ['text', 'image', 'story_mention', 'reaction', 'postback', 'echo', 'unsend', 'share', 'story_reply', 'ice_breaker', 'quick_reply', 'read', 'edit', 'referral', 'comment']
 const USAGE = `Usage: npm run simulate -- [--text "hi"] [--sender ID] [--kind ${KINDS.join('|')}]
                            [--repeat N] [--duplicate N] [--url URL] [--secret S] [--wait SECONDS]
   --repeat N      send N separate messages (each with its own mid)
   --duplicate N   deliver each message N times with the same mid, as Meta's redelivery does
+  --kind comment  a comment on a post (COMMENT_RULES decide whether it gets a private reply)
   --url URL       webhook URL (default: the running sandbox, else http://127.0.0.1:8787/webhook)
   APP_SECRET comes from --secret, the environment or .dev.vars; the sandbox secret is used
   only for a local URL when none is set.`
@@ -81,13 +82,26 @@ async function graphSeq() {
 }
 
 const DEFAULT_TEXT = 'Hi! Are you open on Sunday?'
+
+/** A comment delivery; the stand-in is told who wrote it, so its replies show up for that sender. */
+async function buildComment(text) {
+  const commentId = payloads.newCommentId()
+  const body = payloads.metaJson(payloads.commentDelivery([{ text, senderId: sender, commentId }], accountId))
+  if (graphUrl) {
+    await fetch(`${graphUrl}/__sandbox/comments`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: commentId, from: sender }) }).catch(() => {})
+  }
+  return { body, mid: commentId, item: { message: { text } } }
+}
 let since = graphUrl ? await graphSeq().catch(() => 0) : 0
 let failed = false
 for (let i = 0; i < repeat; i++) {
   const text =
     args.text ??
     (args.kind === 'echo' ? "Hi, this is Maria from the shop. I'll take it from here!" : args.kind === 'text' ? DEFAULT_TEXT : undefined)
-  const d = buildDelivery({ kind: args.kind, text: repeat > 1 && text ? `${text} (${i + 1})` : text, senderId: sender, accountId })
+  const d =
+    args.kind === 'comment'
+      ? await buildComment(repeat > 1 ? `${args.text ?? 'How much is this?'} (${i + 1})` : args.text ?? 'How much is this?')
+      : buildDelivery({ kind: args.kind, text: repeat > 1 && text ? `${text} (${i + 1})` : text, senderId: sender, accountId })
   const statuses = []
   for (let k = 0; k < duplicate; k++) {
     try {
@@ -118,7 +132,7 @@ if (!graphUrl) {
 }
 
 // Sandbox: wait for replies at the Graph API stand-in.
-const expectReply = REPLYING_KINDS.has(args.kind)
+const expectReply = REPLYING_KINDS.has(args.kind) || args.kind === 'comment'
 const deadline = Date.now() + (expectReply ? Number(args.wait) * 1000 : 3000)
 let replies = 0
 let quietUntil = 0
@@ -126,8 +140,9 @@ while (Date.now() < deadline && (replies === 0 || Date.now() < quietUntil)) {
   const r = await fetch(`${graphUrl}/__sandbox/messages?since=${since}&recipient=${sender}`).then((x) => x.json())
   for (const item of r.items) {
     since = Math.max(since, item.seq)
-    if (item.kind === 'message') {
-      console.log(`bot: ${item.text ?? '[attachment]'}`)
+    if (item.kind === 'message' || item.kind === 'private_reply' || item.kind === 'public_reply') {
+      const label = item.kind === 'private_reply' ? 'bot (private reply)' : item.kind === 'public_reply' ? 'bot (public reply under the comment)' : 'bot'
+      console.log(`${label}: ${item.text ?? '[attachment]'}`)
       replies++
       // Keep listening for further parts of a split reply or more replies (--repeat), which can
       // come a few seconds apart when a sender's messages queue behind each other.

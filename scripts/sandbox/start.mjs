@@ -3,10 +3,11 @@
  * and LLM stand-ins, the Worker under `wrangler dev` wired to them, and the inbox page; writes
  * .wrangler/sandbox.json for `npm run simulate`; Ctrl-C stops every process it started.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { exampleVars } from './example-rules.mjs'
 import { startInboxServer } from './inbox-server.mjs'
-import { freePort, ROOT, startStack } from './sandbox.mjs'
+import { freePort, parseDotVars, ROOT, startStack } from './sandbox.mjs'
 
 const STATE_FILE = join(ROOT, '.wrangler', 'sandbox.json')
 
@@ -40,6 +41,8 @@ try {
     graph: { latencyMs: Number(arg('graph-latency', 50)) },
     // Worker logs stream to this terminal (JSON lines) unless --quiet.
     stdio: quiet ? 'pipe' : 'inherit',
+    // Example keyword and comment rules (scripts/sandbox/example-rules.mjs) unless .dev.vars has its own.
+    vars: exampleVars(existsSync(join(ROOT, '.dev.vars')) ? parseDotVars(readFileSync(join(ROOT, '.dev.vars'), 'utf8')) : {}),
   })
   stack.child.once('exit', (code) => {
     if (!stopping) {
@@ -84,7 +87,10 @@ try {
     `  Graph API:    ${stack.mode.realGraph ? 'REAL — IG_ACCESS_TOKEN and GRAPH_API_BASE from .dev.vars' : `sandbox stand-in at ${stack.graph.url}`}`,
     `  Verify token: ${stack.secrets.VERIFY_TOKEN === 'sandbox-verify-token' ? 'sandbox-verify-token' : '(from .dev.vars)'}`,
     '',
-    '  Try it:  npm run simulate -- --text "Are you open on Sunday?"',
+    '  Try it:  npm run simulate -- --text "Are you open on Sunday?"   (example DM rule, no LLM call)',
+    '           npm run simulate -- --text "Do you ship to Portugal?"  (the assistant answers)',
+    '           npm run simulate -- --kind comment --text "price?"     (example comment rule)',
+    '  The example rules are in scripts/sandbox/example-rules.mjs; DM_RULES/COMMENT_RULES in .dev.vars replace them.',
     '  Stop:    Ctrl-C',
     '',
   ]

@@ -22,7 +22,8 @@ const life = lifecycle(async () => {
     for (const p of parts.reverse()) await p.stop()
   }
   try {
-    const s = await startE2E()
+    // The example comment rule, for the post's comment box.
+    const s = await startE2E({ vars: { COMMENT_RULES: '[{"keywords":["price"],"private_reply":"Here is our price list","public_replies":["Sent you a DM!"]}]' } })
     parts.push({ stop: () => s.stop() })
     const i = await startInboxServer({
       workerUrl: s.workerUrl,
@@ -92,5 +93,19 @@ describe('inbox page', () => {
     await settle(stack.graph)
     assert.equal(stack.graph.messages(SENDER).length, 3)
     assert.equal(await page.locator('[data-testid="bot-reply"]').count(), 3)
+  })
+
+  test('a comment typed under the post gets the public reply under it and the private reply in the DM thread', async () => {
+    await page.click('#thread-list li[data-sender="2234567890123457"]')
+    await page.fill('#comment-text', 'What is the PRICE?')
+    await page.press('#comment-text', 'Enter')
+    await page.locator('#comments li', { hasText: 'What is the PRICE?' }).waitFor({ timeout: 10000 })
+    await page.locator('[data-testid="public-reply"]', { hasText: 'Sent you a DM!' }).waitFor({ timeout: 20000 })
+    const reply = page.locator('[data-testid="bot-reply"]', { hasText: 'Here is our price list' })
+    await reply.waitFor({ timeout: 20000 })
+    assert.match(await page.locator('#messages').textContent(), /private reply to your comment/)
+    await settle(stack.graph)
+    assert.equal(stack.graph.records.filter((r) => r.kind === 'private_reply').length, 1)
+    assert.equal(stack.graph.records.filter((r) => r.kind === 'public_reply').length, 1)
   })
 })

@@ -10,6 +10,8 @@ const PRESETS = [
 const TYPING_MS = 20000
 
 const threads = new Map()
+/** Comments on the sandbox post, each with the public replies posted under it. */
+const comments = []
 let active = PRESETS[0].id
 let info = { observesReplies: true, mode: {} }
 
@@ -57,6 +59,15 @@ function inboundText(item) {
 }
 
 function apply(item) {
+  if (item.type === 'comment') {
+    comments.push({ ...item, replies: [] })
+    return
+  }
+  if (item.type === 'outbound' && item.record.kind === 'public_reply') {
+    const c = comments.find((x) => x.commentId === item.record.commentId)
+    if (c) c.replies.push(item.record)
+    return
+  }
   if (item.type === 'inbound') {
     const t = thread(item.senderId)
     t.items.push(item)
@@ -152,7 +163,7 @@ function renderThread() {
       bubble.dataset.testid = 'bot-reply'
       row.append(bubble)
       box.append(row)
-      const tag = classify(r.text)
+      const tag = r.kind === 'private_reply' ? ['notice', 'private reply to your comment'] : classify(r.text)
       const meta = el('div', 'meta bot')
       if (tag) meta.append(el('span', `tag ${tag[0]}`, tag[1]))
       meta.append(`${time(r.at)} · ${r.messageId}`)
@@ -172,9 +183,27 @@ function renderThread() {
   box.scrollTop = box.scrollHeight
 }
 
+function renderComments() {
+  const list = $('comments')
+  list.replaceChildren()
+  for (const c of comments) {
+    const li = el('li')
+    li.append(el('span', 'who', thread(c.senderId).name), c.text)
+    if (!c.statuses.every((s) => s === 200)) li.append(el('span', 'tag error', ' not accepted'))
+    list.append(li)
+    for (const r of c.replies) {
+      const reply = el('li', 'reply')
+      reply.dataset.testid = 'public-reply'
+      reply.append(el('span', 'who', 'sandbox_shop'), r.text)
+      list.append(reply)
+    }
+  }
+}
+
 function render() {
   renderList()
   renderThread()
+  renderComments()
 }
 
 async function send(kind, extra = {}) {
@@ -220,6 +249,16 @@ $('actions').addEventListener('click', (e) => {
     default:
       return send(kind)
   }
+})
+
+$('comment-form').addEventListener('submit', async (e) => {
+  e.preventDefault()
+  const input = $('comment-text')
+  const text = input.value.trim()
+  if (!text) return
+  input.value = ''
+  const res = await fetch('/api/comment', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ senderId: active, text }) })
+  if (!res.ok) alert('The sandbox could not send that comment.')
 })
 
 $('new-sender').addEventListener('click', () => {
