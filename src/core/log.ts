@@ -55,3 +55,35 @@ export function createLogger(base: Fields = {}): Logger {
 export function hashId(id: string, key: string): Promise<string> {
   return hmacHex(`log-id:${key}`, id, 6)
 }
+
+/** Lines of one sampled event logged per isolate and window; the rest are only counted. */
+export const SAMPLED_PER_WINDOW = 5
+export const SAMPLE_WINDOW_MS = 60_000
+const sampleWindows = new Map<string, { start: number; logged: number; suppressed: number }>()
+
+/**
+ * For events anyone on the internet can cause without a secret (a rejected signature, an
+ * oversized body, a wrong verify token): the first few per minute are logged, the rest counted,
+ * and the count rides on the first line of the next window (`suppressed_before`). So a flood of
+ * junk requests costs a handful of log lines a minute, not one each.
+ */
+export function sampledWarn(log: Logger, event: string, fields: Fields = {}, now = Date.now()): void {
+  let w = sampleWindows.get(event)
+  let carried = 0
+  if (!w || now - w.start >= SAMPLE_WINDOW_MS) {
+    carried = w?.suppressed ?? 0
+    w = { start: now, logged: 0, suppressed: 0 }
+    sampleWindows.set(event, w)
+  }
+  if (w.logged >= SAMPLED_PER_WINDOW) {
+    w.suppressed++
+    return
+  }
+  w.logged++
+  log.warn(event, carried ? { ...fields, suppressed_before: carried } : fields)
+}
+
+/** Test seam: starts every sampled event's window afresh. */
+export function resetLogSampling(): void {
+  sampleWindows.clear()
+}

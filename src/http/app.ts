@@ -7,7 +7,7 @@ import { Hono } from 'hono'
 import { MAX_WEBHOOK_BYTES, readBodyCapped } from './body'
 import { safeEqual } from '../core/compare'
 import { appSecrets, readConfig } from '../core/config'
-import { createLogger, type Logger } from '../core/log'
+import { createLogger, sampledWarn, type Logger } from '../core/log'
 import { verifySignature } from '../meta/signature'
 import { parseWebhook } from '../meta/webhook'
 import { forgetCachedToken } from '../conversation/deps'
@@ -46,7 +46,7 @@ export function createApp() {
       log.info('subscription_verified')
       return c.text(challenge, 200)
     }
-    log.warn('subscription_rejected', { mode_ok: mode === 'subscribe', token_ok: tokenOk })
+    sampledWarn(log, 'subscription_rejected', { mode_ok: mode === 'subscribe', token_ok: tokenOk })
     return c.text('Forbidden', 403)
   })
 
@@ -61,13 +61,13 @@ export function createApp() {
     }
     const body = await readBodyCapped(c.req.raw, MAX_WEBHOOK_BYTES)
     if (!body.ok) {
-      log.warn('webhook_too_large')
+      sampledWarn(log, 'webhook_too_large')
       return c.text('Payload Too Large', 413)
     }
     const header = c.req.header('x-hub-signature-256')
     if (!(await verifySignature(body.bytes, header, appSecrets(cfg.config)))) {
       count(c.env, 'signature_rejected')
-      log.warn('signature_rejected', {
+      sampledWarn(log, 'signature_rejected', {
         reason: header ? 'mismatch_or_malformed' : 'missing_header',
         sha1_header_only: !header && c.req.header('x-hub-signature') !== undefined,
         bytes: body.bytes.byteLength,

@@ -6,7 +6,7 @@
 import { Hono, type Context, type Env as HonoEnv } from 'hono'
 import type { BlankEnv } from 'hono/types'
 import { readBodyCapped } from './body'
-import { hashId, type Logger } from '../core/log'
+import { hashId, sampledWarn, type Logger } from '../core/log'
 import { parseSignedRequest, type SignedRequestFailure } from '../meta/signed-request'
 import type { DeletionRecord } from '../conversation/erase'
 
@@ -80,12 +80,12 @@ export function createMetaCallbacks<E extends HonoEnv = BlankEnv>(deps: Resolver
   ): Promise<{ userId: string } | Response> {
     const body = await readBodyCapped(c.req.raw, MAX_CALLBACK_BYTES)
     if (!body.ok) {
-      d.log.warn(event, { outcome: 'rejected', reason: 'too_large' })
+      sampledWarn(d.log, event, { outcome: 'rejected', reason: 'too_large' })
       return c.text('Payload Too Large', 413)
     }
     const signedRequest = await readSignedRequestField(c.req.header('content-type'), body.bytes)
     if (signedRequest === null) {
-      d.log.warn(event, { outcome: 'rejected', reason: 'missing_field' })
+      sampledWarn(d.log, event, { outcome: 'rejected', reason: 'missing_field' })
       return c.text('Bad Request', 400)
     }
     const parsed = await parseSignedRequest(signedRequest, d.secrets, {
@@ -93,7 +93,7 @@ export function createMetaCallbacks<E extends HonoEnv = BlankEnv>(deps: Resolver
       maxAgeSeconds: d.maxAgeSeconds,
     })
     if (!parsed.ok) {
-      d.log.warn(event, { outcome: 'rejected', reason: parsed.reason })
+      sampledWarn(d.log, event, { outcome: 'rejected', reason: parsed.reason })
       const status = statusFor(parsed.reason)
       return c.text(status === 401 ? 'Unauthorized' : 'Bad Request', status)
     }

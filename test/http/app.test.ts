@@ -7,6 +7,7 @@ import { env, exports } from 'cloudflare:workers'
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createApp, VERSION } from '../../src/http/app'
+import { resetLogSampling } from '../../src/core/log'
 import { MAX_WEBHOOK_BYTES } from '../../src/http/body'
 import { signBody } from '../../src/meta/signature'
 import { APP_SECRET, signedRequest } from '../helpers/sign'
@@ -36,6 +37,8 @@ let lines: LogLine[]
 
 beforeEach(() => {
   lines = []
+  // Each test sees its own rejections logged (they are sampled per isolate and minute).
+  resetLogSampling()
   // Capture (and silence) the structured log; every line must be one JSON object.
   for (const method of ['log', 'warn', 'error'] as const) {
     vi.spyOn(console, method).mockImplementation((...args: unknown[]) => {

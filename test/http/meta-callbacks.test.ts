@@ -1,7 +1,7 @@
 import { Hono } from 'hono'
 import { flatRecordingLogger } from '../helpers/recording-log'
-import { describe, expect, it } from 'vitest'
-import { hashId } from '../../src/core/log'
+import { beforeEach, describe, expect, it } from 'vitest'
+import { hashId, resetLogSampling } from '../../src/core/log'
 import { confirmationCode, createMetaCallbacks, type DeletionRecord, type MetaCallbackDeps } from '../../src/http/meta-callbacks'
 import { signSignedRequest } from '../../src/meta/signed-request'
 
@@ -10,6 +10,9 @@ const PREVIOUS = 'previous-app-secret'
 const USER = '17841400000000042'
 const NOW = Date.UTC(2026, 3, 1, 9, 30, 0)
 const ORIGIN = 'https://worker.test'
+
+// Rejections are logged sampled per isolate and minute; each test sees its own.
+beforeEach(() => resetLogSampling())
 
 function memoryDeps(overrides: Partial<MetaCallbackDeps> = {}) {
   const log = flatRecordingLogger()

@@ -5,7 +5,8 @@
  */
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { resetLogSampling, sampledWarn, SAMPLED_PER_WINDOW, type Logger } from '../../src/core/log'
 import worker from '../../src/index'
 import { signSignedRequest } from '../../src/meta/signed-request'
 import { postItems, senderStub, newSender, testConfig } from '../helpers/deliver'
@@ -212,4 +213,24 @@ describe('input screening cannot be bypassed through memory (finding 2)', () => 
   })
 })
 
-void env
+describe('unauthenticated noise is cheap (finding 7)', () => {
+  it('logs only the first few rejected signatures a minute, then counts the rest', async () => {
+    resetLogSampling()
+    const lines: string[] = []
+    const spy = vi.spyOn(console, 'warn').mockImplementation((line: unknown) => void lines.push(String(line)))
+    try {
+      for (let i = 0; i < 40; i++) {
+        const res = await call('/webhook', { method: 'POST', body: '{"object":"instagram","entry":[]}', headers: { 'x-hub-signature-256': `sha256=${'0'.repeat(64)}` } })
+        expect(res.status).toBe(401)
+      }
+      expect(lines.filter((l) => l.includes('"signature_rejected"')).length).toBeLessThanOrEqual(SAMPLED_PER_WINDOW)
+      // A minute later the next line carries the count of those left out.
+      const later = Date.now() + 61_000
+      const log = { warn: (event: string, fields: object) => lines.push(JSON.stringify({ event, ...fields })) } as unknown as Logger
+      sampledWarn(log, 'signature_rejected', {}, later)
+      expect(JSON.parse(lines.at(-1)!)).toMatchObject({ event: 'signature_rejected', suppressed_before: 40 - SAMPLED_PER_WINDOW })
+    } finally {
+      spy.mockRestore()
+    }
+  })
+})
