@@ -22,48 +22,53 @@ function bareOfFlat(f: string): string {
   return f.replace(NOT_ALNUM, '')
 }
 
-// Rolling hash over UTF-16 units (mod a Mersenne prime, so products stay exact in a double):
-// one step per position, and a 40-unit comparison only where the hash matches a prompt window.
-const P = 2147483647
-const B = 257
+// Rolling polynomial hash over UTF-16 units, mod 2^32 in integer arithmetic: one step per
+// position, and a 40-unit comparison only where the hash matches a prompt window. A collision
+// costs one extra comparison, never a false match.
+const B = 0x01000193
 let BPOW = 1
-for (let i = 0; i < LEAK_WINDOW - 1; i++) BPOW = (BPOW * B) % P
+for (let i = 0; i < LEAK_WINDOW - 1; i++) BPOW = Math.imul(BPOW, B)
+
+function firstHash(text: string): number {
+  let h = 0
+  for (let i = 0; i < LEAK_WINDOW; i++) h = (Math.imul(h, B) + text.charCodeAt(i)) | 0
+  return h
+}
+
+/** The hash of the window starting at `start`, from the one before it. */
+function rollHash(h: number, text: string, start: number): number {
+  const out = text.charCodeAt(start - 1)
+  const inn = text.charCodeAt(start + LEAK_WINDOW - 1)
+  return (Math.imul((h - Math.imul(out, BPOW)) | 0, B) + inn) | 0
+}
 
 /** The distinct 40-unit windows of a text, by rolling hash. */
 class Windows {
   private readonly byHash = new Map<number, string[]>()
 
   constructor(text: string) {
-    this.scan(text, (h, i) => {
+    if (text.length < LEAK_WINDOW) return
+    let h = firstHash(text)
+    for (let i = 0; ; ) {
       const w = text.slice(i, i + LEAK_WINDOW)
       const list = this.byHash.get(h)
       if (!list) this.byHash.set(h, [w])
       else if (!list.includes(w)) list.push(w)
-      return false
-    })
-  }
-
-  /** Calls `hit(hash, start)` for every window of `text`; stops when it returns true. */
-  private scan(text: string, hit: (h: number, start: number) => boolean): boolean {
-    if (text.length < LEAK_WINDOW) return false
-    let h = 0
-    for (let i = 0; i < LEAK_WINDOW; i++) h = (h * B + text.charCodeAt(i)) % P
-    if (hit(h, 0)) return true
-    for (let i = LEAK_WINDOW; i < text.length; i++) {
-      h = (h - ((text.charCodeAt(i - LEAK_WINDOW) * BPOW) % P) + P) % P
-      h = (h * B + text.charCodeAt(i)) % P
-      if (hit(h, i - LEAK_WINDOW + 1)) return true
+      if (++i + LEAK_WINDOW > text.length) break
+      h = rollHash(h, text, i)
     }
-    return false
   }
 
   /** Does `text` contain any of the windows? */
   foundIn(text: string): boolean {
-    if (this.byHash.size === 0) return false
-    return this.scan(text, (h, i) => {
+    if (this.byHash.size === 0 || text.length < LEAK_WINDOW) return false
+    let h = firstHash(text)
+    for (let i = 0; ; ) {
       const list = this.byHash.get(h)
-      return list !== undefined && list.includes(text.slice(i, i + LEAK_WINDOW))
-    })
+      if (list !== undefined && list.includes(text.slice(i, i + LEAK_WINDOW))) return true
+      if (++i + LEAK_WINDOW > text.length) return false
+      h = rollHash(h, text, i)
+    }
   }
 }
 
