@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { atMost, fmtMs, relativeChange } from '../../tools/bench-stats.ts'
 import { BUNDLE_COMMAND, measureBundle } from './bundle.mjs'
-import { runCpuBench } from './cpu.mjs'
+import { runCpuBench, runGuardBench } from './cpu.mjs'
 import { runLoad } from './load.mjs'
 import { runBreakdown } from './breakdown.mjs'
 import { runComparison } from './compare.mjs'
@@ -90,6 +90,7 @@ const started = Date.now()
 const results = { machine, flags: { mainC, mainN, llmLatencies, graphMs, counts, warmup, quick, persistRoot: flags['persist-root'] ?? null } }
 if (!flags['skip-bundle']) results.bundle = await measureBundle({ top: 10 })
 if (!flags['skip-cpu']) results.cpu = await runCpuBench({ iterations: quick ? 500 : 3000, log })
+if (!flags['skip-cpu']) results.guard = await runGuardBench({ iterations: quick ? 5 : 20, log })
 if (!flags['skip-load']) results.load = await runLoad({ llmLatencies, graphMs, concurrencies, counts, warmup, log })
 if (!flags['skip-load']) results.breakdown = await runBreakdown({ n: quick ? 20 : 60, log })
 if (!flags['skip-invocation']) results.invocation = await runInvocationCpu({ iterations: quick ? 100 : 500, warmup: quick ? 20 : 50, log })

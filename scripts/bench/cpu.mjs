@@ -15,18 +15,20 @@ import { ROOT } from '../sandbox/sandbox.mjs'
 
 const SECRET = 'bench-app-secret'
 
-async function loadHotPath() {
+const HOT_PATH = [
+  "import * as z from 'zod'",
+  "export { verifySignature } from './src/meta/signature'",
+  "export { parseWebhook } from './src/meta/webhook'",
+  'z.config({ jitless: true })',
+]
+
+async function loadHotPath(lines = HOT_PATH) {
   const dir = mkdtempSync(join(tmpdir(), 'igbot-cpu-'))
   const outfile = join(dir, 'hot-path.mjs')
   try {
     await build({
       stdin: {
-        contents: [
-          "import * as z from 'zod'",
-          "export { verifySignature } from './src/meta/signature'",
-          "export { parseWebhook } from './src/meta/webhook'",
-          'z.config({ jitless: true })',
-        ].join('\n'),
+        contents: lines.join('\n'),
         resolveDir: ROOT,
         loader: 'ts',
       },
@@ -118,6 +120,47 @@ export async function runCpuBench({ iterations = 2000, maxMs = 8000, log = () =>
       total: summarize(stages.total),
     }
     log(`cpu  ${r.name.padEnd(15)} ${String(r.bytes).padStart(6)} B  total p50 ${r.total.p50.toFixed(1)} µs  mean ${r.total.mean.toFixed(1)} µs  (n=${r.total.n})`)
+    results.push(r)
+  }
+  return results
+}
+
+/** Hostile model answers (issue 17): the shapes that made the old output-guard regexes backtrack. */
+export const GUARD_SHAPES = {
+  '[a]( repeated': '[a](',
+  'a. repeated': 'a.',
+  'http:// repeated': 'http://',
+  'dots': '.',
+  'digits': '7',
+  'alnum run': 'a1B2',
+  '&# repeated': '&#',
+  '% repeated': '%',
+  '1: repeated': '1:',
+  'prose with links': 'See evil.lol/x and www.a.example, ok. ',
+}
+
+/**
+ * checkReply on 100k characters of each hostile shape (the guard reads the first 16 KiB), in Node
+ * on the Worker's own module. Milliseconds per call; the old regexes took seconds to minutes.
+ */
+export async function runGuardBench({ iterations = 20, chars = 100_000, log = () => {} } = {}) {
+  const { checkReply, DEFAULT_SYSTEM_PROMPT } = await loadHotPath([
+    "export { checkReply } from './src/llm/output-guard'",
+    "export { DEFAULT_SYSTEM_PROMPT } from './src/core/config'",
+  ])
+  const ctx = { canary: 'ref-5f1c0a9e77d24b3a8c6e0f12', systemPrompt: DEFAULT_SYSTEM_PROMPT, allowedDomains: ['shop.example'] }
+  const results = []
+  for (const [name, unit] of Object.entries(GUARD_SHAPES)) {
+    const text = unit.repeat(Math.ceil(chars / unit.length)).slice(0, chars)
+    checkReply(text, ctx) // warm-up
+    const ms = []
+    for (let i = 0; i < iterations; i++) {
+      const t0 = performance.now()
+      checkReply(text, ctx)
+      ms.push(performance.now() - t0)
+    }
+    const r = { name, chars, ms: summarize(ms) }
+    log(`guard ${name.padEnd(18)} ${chars} chars  p50 ${r.ms.p50.toFixed(2)} ms  max ${r.ms.max.toFixed(2)} ms`)
     results.push(r)
   }
   return results
