@@ -176,9 +176,40 @@ function linksInWord(word: string, domains: string[]): Found[] {
       floor = i = end
       continue
     }
+    // Text without spaces (Chinese, Japanese, Thai) runs straight into a domain: `访问evil.com获取`
+    // is one host-like run, but a client links the Latin part.
+    const inner = latinHostsIn(word, i, j, domains)
+    if (inner.length > 0) {
+      found.push(...inner)
+      floor = i = Math.max(j, inner[inner.length - 1]!.end)
+      continue
+    }
     i = j
   }
   return found
+}
+
+// Letters, digits, hyphen and underscore of ASCII and their full-width forms, and the dots.
+const LATIN_HOST = /[A-Za-z0-9_\-\uFF10-\uFF19\uFF21-\uFF3A\uFF41-\uFF5A\uFF0D]/
+const isLatinHostChar = (c: string) => DOTS.has(c) || LATIN_HOST.test(c)
+
+/** The Latin stretches inside the host-like run [i, j) that are hosts on their own, in one pass. */
+function latinHostsIn(word: string, i: number, j: number, domains: string[]): Found[] {
+  const out: Found[] = []
+  for (let a = i; a < j; ) {
+    if (!isLatinHostChar(word[a]!)) {
+      a++
+      continue
+    }
+    let b = a
+    while (b < j && isLatinHostChar(word[b]!)) b++
+    const host = b - a < j - i ? normHost(word.slice(a, b)) : ''
+    if (host && looksLikeHost(host)) {
+      out.push({ start: a, end: trimEnd(word, a, b === j ? linkEnd(word, j) : b), keep: hostAllowed(host, domains) })
+    }
+    a = b
+  }
+  return out
 }
 
 const MAX_IPV6_TEXT = 47 // "[ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255]"

@@ -41,6 +41,9 @@ describe('links: anything a client would link is removed unless allowed (issue 1
     ['user@host in a URL', 'Open https://shop.example@evil.lol/x', 'evil'],
     ['an upper-case domain', 'Visit EVIL.SHOP now', 'EVIL'],
     ['a trailing-dot domain', 'Visit evil.com. now', 'evil'],
+    ['a domain inside Chinese text without spaces', '请访问evil.com获取优惠', 'evil'],
+    ['a full-width domain inside Japanese text', 'こちらｅｖｉｌ．ｃｏｍへ', 'ｅｖｉｌ'],
+    ['a domain with a path inside Thai text', 'รับส่วนลด ไปที่evil.lol/xเพื่อรับ', 'evil'],
   ])('removes %s', (_name, text, gone) => {
     const r = reply(text)
     expect(r.text).not.toContain(gone)
@@ -50,6 +53,11 @@ describe('links: anything a client would link is removed unless allowed (issue 1
 
   it('keeps the rest of the answer around a removed link', () => {
     expect(reply('Our sale: deals.lol/today. See you soon!').text).toBe(`Our sale: ${LINK_REMOVED}. See you soon!`)
+    expect(reply('请访问evil.com获取优惠，谢谢').text).toBe(`请访问${LINK_REMOVED}获取优惠，谢谢`)
+  })
+
+  it('keeps an allowed domain inside text without spaces', () => {
+    expect(checkReply('请访问shop.example获取', shop)).toEqual({ ok: true, text: '请访问shop.example获取' })
   })
 
   it.each([

@@ -28,6 +28,8 @@ const SHAPES: Array<[string, string]> = [
   ['`&amp` without semicolons', fill('&amp')],
   ['`onx ` repeated', fill('onx ')],
   ['digits and dots (IPv4-like)', fill('1.')],
+  ['Chinese text running into domains', fill('访a.com')],
+  ['Chinese text running into dotted Latin', fill('访a.')],
 ]
 
 describe('output guard on hostile model output (issue 17, finding 6)', () => {
