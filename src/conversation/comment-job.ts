@@ -90,7 +90,7 @@ export async function runCommentJob(
     parts = privateParts.length ? [privateParts[0]!, ...(kind.publicReply ? [kind.publicReply] : [])] : []
     if (!(await store.saveReply(job.id, job.leaseId, parts, generated.outcome))) return 'skipped'
     firstBegun = parts.length > 0
-    log.info('reply_generated', { outcome: generated.outcome, parts: parts.length, rule: kind.rule, ms: deps.now() - started })
+    log.debug('reply_generated', { outcome: generated.outcome, parts: parts.length, rule: kind.rule, ms: deps.now() - started })
   }
   for (let idx = job.nextPart; idx < parts.length; idx++) {
     const isPrivate = idx === 0
@@ -134,7 +134,7 @@ export async function runCommentJob(
   }
   if (parts.length) {
     await deps.report('replied', { ms: deps.now() - started })
-    log.info('comment_replied', { rule: kind.rule, public: parts.length > 1, latency_ms: deps.now() - job.timestamp })
+    log.debug('comment_replied', { rule: kind.rule, public: parts.length > 1, latency_ms: deps.now() - job.timestamp })
   }
   return 'done'
 }

@@ -5,6 +5,7 @@
  */
 import * as z from 'zod'
 import { commentRuleSchema, dmRuleSchema, rulesSetting } from './rules'
+import { iceBreakersSchema, jsonSetting, persistentMenuSchema } from './profile'
 import { LEVELS, setLogLevel } from './log'
 
 export const SECRET_NAMES = ['APP_SECRET', 'VERIFY_TOKEN', 'IG_ACCESS_TOKEN', 'OPENAI_API_KEY'] as const
@@ -168,6 +169,9 @@ const schema = z.object({
   // Meta allows 750 private replies per hour per account; the window is a setting for tests only.
   PRIVATE_REPLIES_PER_HOUR: int(750, 1, 750),
   PRIVATE_REPLY_WINDOW_SECONDS: int(3600, 6, 3600),
+  // Conversation starters, applied with `npm run profile` (validated here so a mistake shows at once).
+  ICE_BREAKERS: jsonSetting(iceBreakersSchema).optional(),
+  PERSISTENT_MENU: jsonSetting(persistentMenuSchema).optional(),
   // Logs: info writes one summary line per DM; debug adds every stage.
   LOG_LEVEL: z.enum(LEVELS).default('info'),
   // Operator access. Unset means the operator routes are closed (never open by default); a set
@@ -199,7 +203,7 @@ export type ConfigResult =
   | { ok: false; missing: string[]; invalid: string[]; message: string }
 
 /** Settings that may be JSON values in wrangler.toml [vars]; every other non-string counts as unset. */
-const JSON_SETTINGS = new Set(['COMMENT_RULES', 'DM_RULES'])
+const JSON_SETTINGS = new Set(['COMMENT_RULES', 'DM_RULES', 'ICE_BREAKERS', 'PERSISTENT_MENU'])
 
 const cache = new WeakMap<object, ConfigResult>()
 
