@@ -22,6 +22,8 @@ import {
 export interface SendState {
   token: string
   invalid: boolean
+  /** Meta throttled this account: no Send API call before this time (epoch ms; 0: none). */
+  pausedUntil: number
 }
 
 export interface AccountStatus {
@@ -32,6 +34,8 @@ export interface AccountStatus {
   lastReplyAt: number | null
   sendFailed: number
   tokenInvalid: { at: number; reason: string } | null
+  /** Sending paused after Meta throttled the account, until then (epoch ms), or null. */
+  sendPausedUntil: number | null
   deauthorized: boolean
   token: { flavour: string; days_until_expiry: number | null; degraded_reasons: string[] }
 }
@@ -95,16 +99,27 @@ export class AccountObject extends DurableObject<Env> {
     const record = effectiveRecord(await this.tokens.get(), this.configuredToken(configured))
     if (this.get('deauthorized_at')) {
       // A token other than the revoked ones means the owner connected the account again.
-      if (this.revoked().includes(await fingerprint(record.token))) return { token: '', invalid: false }
+      if (this.revoked().includes(await fingerprint(record.token))) return { token: '', invalid: false, pausedUntil: 0 }
       this.sql.exec("DELETE FROM state WHERE k IN ('deauthorized_at', 'revoked')")
       createLogger({ component: 'account' }).info('deauthorize', { outcome: 'recovered' })
     }
-    return { token: record.token, invalid: record.invalid !== undefined }
+    return { token: record.token, invalid: record.invalid !== undefined, pausedUntil: Number(this.get('send_paused_until') ?? 0) }
   }
 
   private revoked(): string[] {
     const v = this.get('revoked')
     return v ? (JSON.parse(v) as string[]) : []
+  }
+
+  /**
+   * Meta throttled a send: every sender of this account stops calling the Send API until `until`
+   * (the longest pause asked for wins; at most a day). Runners learn it with the token lookup.
+   */
+  async pauseSending(until: number, now = Date.now()): Promise<number> {
+    const current = Number(this.get('send_paused_until') ?? 0)
+    const next = Math.max(current, Math.min(until, now + 24 * 3_600_000))
+    if (next !== current) this.set('send_paused_until', next)
+    return next
   }
 
   /** Meta answered 190 to a request that carried `token`: mark it invalid if it is still ours. */
@@ -222,6 +237,7 @@ export class AccountObject extends DurableObject<Env> {
       lastReplyAt: last ? Number(last) : null,
       sendFailed: Number(this.get('send_failed') ?? 0),
       tokenInvalid: record?.invalid ?? null,
+      sendPausedUntil: Number(this.get('send_paused_until') ?? 0) > now ? Number(this.get('send_paused_until')) : null,
       deauthorized,
       token: { flavour: kind, ...health },
     }

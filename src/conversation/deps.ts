@@ -8,7 +8,7 @@ import type { SendState } from './account'
 import { createChatModel, createModerator } from '../llm/client'
 import type { Logger } from '../core/log'
 import { count } from '../core/metrics'
-import type { PipelineDeps, SendFailure } from './pipeline'
+import { THROTTLE_DEFAULT_MS, type PipelineDeps, type SendFailure } from './pipeline'
 import { deriveCanary } from '../llm/prompt'
 import { generateReply } from '../llm/reply'
 import { splitMessage } from '../meta/split'
@@ -26,6 +26,11 @@ const REPLIED_REPORT_EVERY_MS = 30_000
 
 const stateCache = new Map<string, { value: Promise<SendState>; at: number; configured: string }>()
 const lastRepliedReport = new Map<string, number>()
+/**
+ * Throttle pauses this isolate has heard of first-hand: the next send stops at once, before the
+ * account object's pause reaches this isolate's cached token lookup (at most TOKEN_CACHE_MS).
+ */
+const pausedHere = new Map<string, number>()
 
 /**
  * The model clients of one configuration, built once per isolate rather than per delivery: an
@@ -49,6 +54,8 @@ function modelsFor(env: Env, config: Config) {
 /** Forgets this isolate's cached token, so a deauthorization or a 190 takes effect at once. */
 export function forgetCachedToken(accountId: string): void {
   stateCache.delete(accountId)
+  // The account object holds the authoritative pause; the next lookup brings it back.
+  pausedHere.delete(accountId)
   forgetAccountHealth(accountId)
 }
 
@@ -64,7 +71,7 @@ export function createPipelineDeps(env: Env, config: Config, log: Logger, deadli
       .sendState(config.IG_ACCESS_TOKEN)
       .catch((): SendState => {
         stateCache.delete(config.IG_ACCOUNT_ID)
-        return { token: config.IG_ACCESS_TOKEN, invalid: false }
+        return { token: config.IG_ACCESS_TOKEN, invalid: false, pausedUntil: 0 }
       })
     stateCache.set(config.IG_ACCOUNT_ID, { value, at: Date.now(), configured: config.IG_ACCESS_TOKEN })
     return value
@@ -75,8 +82,14 @@ export function createPipelineDeps(env: Env, config: Config, log: Logger, deadli
    * success with a token this isolate knows to be marked invalid clears the mark. Successful
    * sends with a valid token cost no extra round trip.
    */
+  const pausedUntil = async (): Promise<number> => Math.max((await sendState()).pausedUntil, pausedHere.get(config.IG_ACCOUNT_ID) ?? 0)
   const viaGraph = async <T>(op: (graph: Graph) => Promise<T>): Promise<T> => {
     const state = await sendState()
+    // While Meta throttles the account, no Send API call at all: each one would extend the limit.
+    const until = Math.max(state.pausedUntil, pausedHere.get(config.IG_ACCOUNT_ID) ?? 0)
+    if (until > Date.now()) {
+      throw new GraphError({ retryable: true, category: 'rate_limited', retryAfterMs: until - Date.now(), metaMessage: 'sending paused (throttled)' })
+    }
     const graph = createGraph({
       fetch: (input, init) => fetch(input, init),
       base: config.GRAPH_API_BASE,
@@ -88,6 +101,17 @@ export function createPipelineDeps(env: Env, config: Config, log: Logger, deadli
     try {
       result = await op(graph)
     } catch (err) {
+      if (err instanceof GraphError && err.category === 'rate_limited') {
+        const hinted = err.retryAfterMs !== undefined
+        const wanted = Date.now() + (err.retryAfterMs ?? THROTTLE_DEFAULT_MS)
+        pausedHere.set(config.IG_ACCOUNT_ID, Math.max(pausedHere.get(config.IG_ACCOUNT_ID) ?? 0, wanted))
+        const until = await account()
+          .pauseSending(wanted)
+          .catch(() => wanted)
+        pausedHere.set(config.IG_ACCOUNT_ID, Math.max(pausedHere.get(config.IG_ACCOUNT_ID) ?? 0, until))
+        forgetAccountHealth(config.IG_ACCOUNT_ID)
+        log.warn('send_paused', { pause_s: Math.round((until - Date.now()) / 1000), hinted, ...(err.code !== undefined ? { code: err.code } : {}), ...(err.status !== undefined ? { status: err.status } : {}) })
+      }
       if (err instanceof GraphError && err.code === 190) {
         forgetCachedToken(config.IG_ACCOUNT_ID)
         const outcome = await account()
@@ -142,9 +166,11 @@ export function createPipelineDeps(env: Env, config: Config, log: Logger, deadli
       return generateReply({ config, llm, log, canary: await canary, moderate, admit }, reply)
     },
     abortAfter: (ms) => AbortSignal.timeout(ms),
+    sendPausedUntil: pausedUntil,
     split: (text) => splitMessage(text, { maxParts: config.MAX_REPLY_PARTS }),
     classify: (err): SendFailure => {
-      if (err instanceof GraphError) return { retryable: err.retryable, category: err.category, ambiguous: err.networkError }
+      if (err instanceof GraphError)
+        return { retryable: err.retryable, category: err.category, ambiguous: err.networkError, ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}) }
       const info = classifyGraphError(undefined, undefined, true)
       return { retryable: info.retryable, category: info.category, ambiguous: true }
     },

@@ -38,6 +38,8 @@ export interface SendFailure {
   category: string
   /** No HTTP answer (network error, timeout): the message may or may not have been delivered. */
   ambiguous?: boolean
+  /** For rate limits: how long the account's sending is paused from now. */
+  retryAfterMs?: number
 }
 
 export interface PipelineDeps {
@@ -63,6 +65,8 @@ export interface PipelineDeps {
   canSend(userId: string): Promise<boolean>
   /** A signal that aborts after `ms` (AbortSignal.timeout in production; controlled in tests). */
   abortAfter(ms: number): AbortSignal
+  /** Until when Meta has throttled the account (0 or past: not paused); cheap, cached per isolate. */
+  sendPausedUntil?(): Promise<number>
   split(text: string): string[]
   classify(err: unknown): SendFailure
   /** Private and public replies to comments (absent: comment jobs fail closed). */
@@ -75,6 +79,10 @@ export interface PipelineDeps {
 
 export type RunResult = 'done' | 'deferred' | 'failed' | 'skipped'
 
+/** Without a hint from Meta, a throttled account pauses this long: minutes, not seconds. */
+export const THROTTLE_DEFAULT_MS = 5 * 60_000
+/** Jobs waiting out a throttle pause come back spread over this much time. */
+const PAUSE_SPREAD_MS = 30_000
 /** What the pipeline's own model deadline adds to the model's timeouts before abandoning it. */
 const MODEL_DEADLINE_MARGIN_MS = 1_000
 /** Below this much time left a runner does not start a job. */
@@ -124,6 +132,14 @@ export async function runJob(
   }
   if (!job) return 'skipped'
   const jl = log.child({ job_kind: job.kind.type, attempt: job.attempts })
+  // Meta throttled the account: no model call and no Send API call until the pause ends; the job
+  // waits for it (not counted as an attempt), spread out so the senders do not return at once.
+  const pausedUntil = (await deps.sendPausedUntil?.().catch(() => 0)) ?? 0
+  if (pausedUntil > deps.now()) {
+    await store.release(job.id, job.leaseId, { retryAt: afterPause(pausedUntil), paced: true })
+    jl.info('reply_paused', { wait_s: Math.round((pausedUntil - deps.now()) / 1000) })
+    return 'deferred'
+  }
   // Comments have their own limits (7 days, account pacing, one private reply ever).
   if (job.kind.type === 'comment') {
     const modelMs = config.LLM_TIMEOUT_MS + (config.MODERATION ? MODERATION_TIMEOUT_MS : 0)
@@ -190,6 +206,13 @@ export async function runJob(
         jl.error('reply_failed', { reason: sent.category, part: idx })
         await deps.report(sent.category === 'token_invalid' ? 'token_invalid' : 'send_failed', { reason: sent.category })
         return 'failed'
+      }
+      if (sent.category === 'rate_limited') {
+        // Throttled: the account is paused (see deps); this job comes back once the pause is over.
+        const until = deps.now() + (sent.retryAfterMs ?? THROTTLE_DEFAULT_MS)
+        await store.release(job.id, job.leaseId, { retryAt: afterPause(until), paced: true, notSent: idx })
+        jl.warn('reply_deferred', { reason: 'rate_limited', part: idx, wait_s: Math.round((until - deps.now()) / 1000) })
+        return 'deferred'
       }
       const outcome = await store.release(job.id, job.leaseId, sent.ambiguous ? { retryAt: deps.now() + ECHO_GRACE_MS } : { notSent: idx })
       jl.warn('reply_deferred', { reason: sent.category, part: idx, ms: deps.now() - started })
@@ -270,9 +293,14 @@ async function withModelDeadline(
   }
 }
 
+/** A retry time just after a throttle pause, spread over PAUSE_SPREAD_MS across senders. */
+function afterPause(until: number): number {
+  return until + Math.floor(Math.random() * PAUSE_SPREAD_MS)
+}
+
 type SendResult =
   | { ok: true; messageId: string }
-  | { ok: false; final: boolean; category: string; ambiguous?: boolean }
+  | { ok: false; final: boolean; category: string; ambiguous?: boolean; retryAfterMs?: number }
 
 async function sendWithRetry(deps: PipelineDeps, userId: string, text: string, deadline: number, chips: readonly string[]): Promise<SendResult> {
   try {
@@ -282,9 +310,10 @@ async function sendWithRetry(deps: PipelineDeps, userId: string, text: string, d
       sleep: deps.sleep,
       // The Send API has no idempotency key: after an unanswered request only the echo webhook
       // can tell whether the message went out, so such a part waits for it instead of resending.
+      // A rate limit is not retried here either: retrying through a throttle only extends it.
       isRetryable: (err) => {
         const f = deps.classify(err)
-        return f.retryable && !f.ambiguous
+        return f.retryable && !f.ambiguous && f.category !== 'rate_limited'
       },
     })
     return { ok: true, messageId }
@@ -293,7 +322,13 @@ async function sendWithRetry(deps: PipelineDeps, userId: string, text: string, d
     if (err instanceof BudgetExhausted && err.attempts === 0) return { ok: false, final: false, category: 'deadline' }
     const failure = deps.classify(err instanceof BudgetExhausted ? err.cause : err)
     if (!failure.retryable) return { ok: false, final: true, category: failure.category }
-    return { ok: false, final: false, category: failure.category, ambiguous: failure.ambiguous }
+    return {
+      ok: false,
+      final: false,
+      category: failure.category,
+      ambiguous: failure.ambiguous,
+      ...(failure.retryAfterMs !== undefined ? { retryAfterMs: failure.retryAfterMs } : {}),
+    }
   }
 }
 

@@ -20,6 +20,8 @@ export const ACTIONS: Record<string, string> = {
   token_expired: 'The access token has expired. Generate a new long-lived token and store it: npx wrangler secret put IG_ACCESS_TOKEN.',
   token_expires_within_7_days: 'The token expires within 7 days and the daily refresh has not renewed it: check the token_refresh log lines, or store a new token.',
   llm_budget_exhausted: 'The daily LLM budget is used up: senders get BUDGET_REPLY until 00:00 UTC. Raise LLM_DAILY_BUDGET if this is real traffic.',
+  send_throttled:
+    'Meta throttled the account (rate limit): no DM is sent until send_paused_until, then the waiting replies go out. If it keeps happening, the account is sending more than Meta allows.',
   account_object_unreachable: 'The account Durable Object did not answer: check the Worker logs (wrangler tail) and the Durable Object bindings.',
 }
 
@@ -45,6 +47,7 @@ export async function healthz<E extends { Bindings: Env }>(c: Context<E>, versio
   if (account) {
     degraded.push(...account.token.degraded_reasons)
     if (account.budgetExhausted) degraded.push('llm_budget_exhausted')
+    if (account.sendPausedUntil !== null && account.sendPausedUntil > Date.now()) degraded.push('send_throttled')
   } else {
     degraded.push('account_object_unreachable')
   }
@@ -59,6 +62,7 @@ export async function healthz<E extends { Bindings: Env }>(c: Context<E>, versio
       counters: counterSnapshot(),
       last_reply_at: account?.lastReplyAt ? new Date(account.lastReplyAt).toISOString() : null,
       send_failed_total: account?.sendFailed ?? null,
+      send_paused_until: account?.sendPausedUntil ? new Date(account.sendPausedUntil).toISOString() : null,
       llm_budget: account ? { day: account.day, used: account.llmCallsToday, limit: account.budget, per_sender: cfg.config.LLM_DAILY_PER_SENDER } : null,
       token: account ? { ...account.token, invalid: account.tokenInvalid !== null, deauthorized: account.deauthorized } : null,
     },

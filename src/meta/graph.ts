@@ -28,6 +28,8 @@ export interface GraphErrorInfo {
   /** Meta's own `error.message`, shortened; it names the problem, never the recipient's text. */
   metaMessage?: string
   networkError?: boolean
+  /** How long Meta asks us to stay away (Retry-After, or usage headers), for rate limits. */
+  retryAfterMs?: number
   retryable: boolean
   category: GraphErrorCategory
 }
@@ -94,6 +96,7 @@ export class GraphError extends Error {
   readonly isTransient?: boolean
   readonly fbtraceId?: string
   readonly networkError?: boolean
+  readonly retryAfterMs?: number
   readonly retryable: boolean
   readonly category: GraphErrorCategory
 
@@ -106,6 +109,7 @@ export class GraphError extends Error {
     if (info.isTransient !== undefined) this.isTransient = info.isTransient
     if (info.fbtraceId !== undefined) this.fbtraceId = info.fbtraceId
     if (info.networkError) this.networkError = true
+    if (info.retryAfterMs !== undefined) this.retryAfterMs = info.retryAfterMs
     this.retryable = info.retryable
     this.category = info.category
   }
@@ -143,6 +147,8 @@ const int = (v: unknown): number | undefined =>
 // Codes Meta documents as "wait and retry" (§5): downtime (1, 2, 1200) and throttling.
 const TRANSIENT_CODES = new Set([1, 2, 1200])
 const RATE_LIMIT_CODES = new Set([4, 17, 32, 341, 613])
+// Business use case rate limits (80001 Page, 80002 Instagram, 80006 Messenger, …): the 800xx range.
+const isBusinessRateLimit = (code: number) => code >= 80000 && code <= 80099
 const OUTSIDE_WINDOW_SUBCODES = new Set([2534022, 2018278])
 // 1/1357046: "The messages are all sent successfully, but the endpoint returns an error" (§5).
 // Retrying would send the DM twice, so it is final.
@@ -191,7 +197,7 @@ export function classifyGraphError(
   if (code === 10 || (code !== undefined && code >= 200 && code <= 299)) return final('permission')
   if (code === 368) return final('policy')
   if (code === 1 && subcode === SENT_BUT_ERRORED) return final('unknown')
-  if (code !== undefined && RATE_LIMIT_CODES.has(code)) return again('rate_limited')
+  if (code !== undefined && (RATE_LIMIT_CODES.has(code) || isBusinessRateLimit(code))) return again('rate_limited')
   if (code !== undefined && TRANSIENT_CODES.has(code)) return again('transient')
   if (info.isTransient === true) return again('transient')
 
@@ -203,6 +209,53 @@ export function classifyGraphError(
   if (status === 403) return final('permission')
   if (status !== undefined && status >= 400 && status <= 499) return final('bad_request')
   return final('unknown')
+}
+
+/** A throttle hint is believed up to this long; the messaging window is 24 hours anyway. */
+export const MAX_THROTTLE_HINT_MS = 24 * 3_600_000
+
+/**
+ * How long Meta asks us to stay away, from a throttled answer's headers (§5.x): `Retry-After`
+ * (seconds or an HTTP date) if present, and `estimated_time_to_regain_access` (minutes) from
+ * `X-Business-Use-Case-Usage` (`{"<id>":[{…}]}`) and `X-App-Usage`; the longest wins, capped at
+ * MAX_THROTTLE_HINT_MS. Undefined when no header gives a usable wait. Never throws.
+ */
+export function throttleHintMs(headers: Headers, now: number): number | undefined {
+  const waits: number[] = []
+  const retryAfter = headers.get('retry-after')?.trim()
+  if (retryAfter) {
+    if (/^\d{1,10}$/.test(retryAfter)) waits.push(Number(retryAfter) * 1000)
+    else {
+      const at = Date.parse(retryAfter)
+      if (Number.isFinite(at)) waits.push(at - now)
+    }
+  }
+  for (const name of ['x-business-use-case-usage', 'x-app-usage']) {
+    const raw = headers.get(name)
+    if (!raw || raw.length > 8192) continue
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(raw)
+    } catch {
+      continue
+    }
+    for (const minutes of regainMinutes(parsed, 0)) waits.push(minutes * 60_000)
+  }
+  const longest = Math.max(0, ...waits.filter((w) => Number.isFinite(w)))
+  return longest > 0 ? Math.min(longest, MAX_THROTTLE_HINT_MS) : undefined
+}
+
+/** Every numeric `estimated_time_to_regain_access` in a usage header's JSON (a few levels deep). */
+function regainMinutes(v: unknown, depth: number): number[] {
+  if (depth > 3 || v === null || typeof v !== 'object') return []
+  const out: number[] = []
+  for (const [k, x] of Object.entries(v as Record<string, unknown>).slice(0, 64)) {
+    if (k === 'estimated_time_to_regain_access') {
+      const n = typeof x === 'string' && /^\d{1,7}$/.test(x) ? Number(x) : x
+      if (typeof n === 'number' && Number.isFinite(n) && n > 0) out.push(n)
+    } else out.push(...regainMinutes(x, depth + 1))
+  }
+  return out
 }
 
 function graphUrl(deps: GraphDeps): string {
@@ -273,6 +326,10 @@ export function createGraph(deps: GraphDeps): Graph {
     }
     if (!res.ok) {
       const info = classifyGraphError(res.status, parsed)
+      if (info.category === 'rate_limited') {
+        const wait = throttleHintMs(res.headers, Date.now())
+        if (wait !== undefined) info.retryAfterMs = wait
+      }
       if (info.metaMessage) info.metaMessage = redact(info.metaMessage, token)
       throw new GraphError(info)
     }

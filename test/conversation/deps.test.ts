@@ -3,6 +3,7 @@
  * what a bare 401 means, and when an invalid mark is lifted (issue 17, findings 2 and 3).
  */
 import { env } from 'cloudflare:workers'
+import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createLogger } from '../../src/core/log'
 import { createPipelineDeps, forgetCachedToken } from '../../src/conversation/deps'
@@ -78,3 +79,64 @@ describe('tokens on the send path', () => {
     expect(await acct.stub.refresh()).toMatchObject({ outcome: 'refreshed' })
   })
 })
+
+describe('throttling (issue 17)', () => {
+  const throttled = (headers: Record<string, string> = {}) =>
+    new Response(JSON.stringify({ error: { message: '(#4) Application request limit reached', type: 'OAuthException', code: 4, is_transient: true } }), {
+      status: 400,
+      headers: { 'content-type': 'application/json', ...headers },
+    })
+  const hour = { 'x-business-use-case-usage': JSON.stringify({ '17841400000000001': [{ type: 'messenger', call_count: 100, estimated_time_to_regain_access: 60 }] }) }
+  const texts = () => net.graph.filter((c) => !c.body.sender_action).length
+
+  it('code 4 with an hour\'s hint: a few Send API calls, then none for the account until the pause is over', async () => {
+    // The account the sender objects' alarms also see (their env has no per-request override).
+    const account = env.ACCOUNT.getByName(testConfig().IG_ACCOUNT_ID)
+    net = installNetwork({ graph: (call) => (call.body.sender_action ? undefined : throttled(hour)) })
+    const senders = [newSender(), newSender(), newSender()]
+    const before = Date.now()
+    try {
+      await postItems([{ senderId: senders[0]!, text: 'first' }])
+      expect(texts()).toBe(1)
+      // More DMs, to the same and other senders, and every sender's alarm: no Send API call while paused.
+      await postItems(senders.map((s) => ({ senderId: s, text: 'more' })))
+      for (const s of senders) await runDurableObjectAlarm(env.SENDER.getByName(`17841400000000001:${s}`))
+      expect(texts()).toBe(1)
+      expect((await account.status(100)).sendPausedUntil).toBeGreaterThanOrEqual(before + 59 * 60_000)
+      // Every job waits for the end of the pause (not seconds, as transient errors do).
+      for (const s of senders) {
+        await runInDurableObject(env.SENDER.getByName(`17841400000000001:${s}`), (_o, state) => {
+          // (Later jobs of a sender wait behind its first, in message order.)
+          const first = state.storage.sql.exec<{ next_at: number }>("SELECT next_at FROM jobs WHERE state IN ('pending', 'generated') ORDER BY ts, id LIMIT 1").one()
+          expect(first.next_at).toBeGreaterThanOrEqual(before + 59 * 60_000)
+        })
+      }
+    } finally {
+      await runInDurableObject(account, (_o, state) => {
+        state.storage.sql.exec("DELETE FROM state WHERE k = 'send_paused_until'")
+      })
+      forgetCachedToken(testConfig().IG_ACCOUNT_ID)
+    }
+  })
+
+  it('without a hint, pauses the account for minutes, not seconds', async () => {
+    const acct = freshAccount()
+    net = installNetwork({ graph: (call) => (call.body.sender_action ? undefined : throttled()) })
+    const before = Date.now()
+    await postItems([{ senderId: newSender(), text: 'hello' }], { IG_ACCOUNT_ID: acct.id } as Partial<Env>)
+    expect(texts()).toBe(1)
+    expect((await acct.stub.status(100)).sendPausedUntil).toBeGreaterThanOrEqual(before + 4 * 60_000)
+  })
+
+  it('HTTP 429 with Retry-After pauses for that long', async () => {
+    const acct = freshAccount()
+    net = installNetwork({ graph: (call) => (call.body.sender_action ? undefined : new Response('Too Many Requests', { status: 429, headers: { 'retry-after': '1200' } })) })
+    const before = Date.now()
+    await postItems([{ senderId: newSender(), text: 'hello' }], { IG_ACCOUNT_ID: acct.id } as Partial<Env>)
+    expect(texts()).toBe(1)
+    const until = (await acct.stub.status(100)).sendPausedUntil!
+    expect(until).toBeGreaterThanOrEqual(before + 1_199_000)
+    expect(until).toBeLessThan(before + 1_300_000)
+  })
+})
+

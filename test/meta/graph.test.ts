@@ -4,6 +4,8 @@ import {
   createGraph,
   GraphError,
   loginFlavour,
+  MAX_THROTTLE_HINT_MS,
+  throttleHintMs,
   type GraphDeps,
   type GraphErrorCategory,
 } from '../../src/meta/graph'
@@ -391,3 +393,60 @@ describe('loginFlavour', () => {
     expect(loginFlavour(base)).toBe(flavour)
   })
 })
+
+describe('throttling signals (issue 17)', () => {
+  const NOW = Date.UTC(2026, 10, 29, 12, 0, 0)
+  const h = (init: Record<string, string>) => new Headers(init)
+  const buc = (minutes: unknown) => JSON.stringify({ '17841400000000001': [{ type: 'messenger', call_count: 100, total_cputime: 12, total_time: 30, estimated_time_to_regain_access: minutes }] })
+
+  it('reads Retry-After in seconds and as an HTTP date', () => {
+    expect(throttleHintMs(h({ 'retry-after': '120' }), NOW)).toBe(120_000)
+    expect(throttleHintMs(h({ 'retry-after': new Date(NOW + 90_000).toUTCString() }), NOW)).toBe(90_000)
+  })
+
+  it('reads estimated_time_to_regain_access (minutes) from X-Business-Use-Case-Usage and X-App-Usage, longest wins', () => {
+    expect(throttleHintMs(h({ 'x-business-use-case-usage': buc(60) }), NOW)).toBe(3_600_000)
+    expect(throttleHintMs(h({ 'x-app-usage': JSON.stringify({ call_count: 100, estimated_time_to_regain_access: 7 }) }), NOW)).toBe(420_000)
+    expect(throttleHintMs(h({ 'retry-after': '30', 'x-business-use-case-usage': buc('15') }), NOW)).toBe(900_000)
+  })
+
+  it('ignores hostile or useless values and caps an absurd wait at a day', () => {
+    const hostile: Record<string, string>[] = [
+      {},
+      { 'retry-after': '-5' },
+      { 'retry-after': 'soon' },
+      { 'retry-after': new Date(NOW - 60_000).toUTCString() },
+      { 'x-business-use-case-usage': '{not json' },
+      { 'x-business-use-case-usage': buc(0) },
+      { 'x-business-use-case-usage': buc(-3) },
+      { 'x-business-use-case-usage': buc('1e9') },
+      { 'x-app-usage': JSON.stringify({ call_count: 100 }) },
+      { 'x-business-use-case-usage': 'x'.repeat(10_000) },
+    ]
+    for (const headers of hostile) {
+      expect(throttleHintMs(h(headers), NOW)).toBeUndefined()
+    }
+    expect(throttleHintMs(h({ 'x-business-use-case-usage': buc(10_000_000) }), NOW)).toBe(MAX_THROTTLE_HINT_MS)
+    expect(throttleHintMs(h({ 'retry-after': '9999999999' }), NOW)).toBe(MAX_THROTTLE_HINT_MS)
+  })
+
+  it('classifies codes 4, 17, 32, 613 and the 800xx business use case codes and HTTP 429 as rate_limited', () => {
+    for (const code of [4, 17, 32, 613, 80002, 80006]) {
+      expect(classifyGraphError(400, { error: { code } })).toMatchObject({ category: 'rate_limited', retryable: true })
+    }
+    expect(classifyGraphError(429, undefined)).toMatchObject({ category: 'rate_limited', retryable: true })
+  })
+
+  it('hands the throttle hint of a rate-limited send to the caller', async () => {
+    const { fetch } = recorder(
+      new Response(JSON.stringify({ error: { message: '(#4) Application request limit reached', code: 4, is_transient: true } }), {
+        status: 400,
+        headers: { 'content-type': 'application/json', 'x-business-use-case-usage': buc(60) },
+      })
+    )
+    const err = await graph(fetch).sendText(IGSID, 'hi').catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(GraphError)
+    expect(err).toMatchObject({ category: 'rate_limited', code: 4, retryAfterMs: 3_600_000 })
+  })
+})
+
