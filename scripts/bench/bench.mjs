@@ -18,7 +18,7 @@ import { BUNDLE_COMMAND, measureBundle } from './bundle.mjs'
 import { runCpuBench, runGuardBench } from './cpu.mjs'
 import { runLoad } from './load.mjs'
 import { runBreakdown } from './breakdown.mjs'
-import { runComparison } from './compare.mjs'
+import { runComparison, VARIANTS } from './compare.mjs'
 import { costBudgets, renderCost } from './cost-report.mjs'
 import { runInvocationCpu } from './invocation.mjs'
 import { ROOT } from '../sandbox/sandbox.mjs'
@@ -103,6 +103,7 @@ if (!flags['skip-compare']) {
     warmup: quick ? 10 : 30,
     countN: quick ? 20 : 60,
     rounds: quick ? 1 : positiveInt('rounds', flags.rounds, 9),
+    variants: quick ? [] : VARIANTS,
     log,
   })
 }

@@ -94,8 +94,17 @@ export async function phase(stack, { n, c, llmMs, label }) {
 }
 
 /**
- * opts: { llmMs, graphMs, counts: { 1: n, 5: n }, warmup, countN, rounds, log }
- * Returns { product: { c1, c5 }, yardstick: { c1, c5 }, counts, clkTck, rounds }.
+ * Product variants measured beside the two sides at 5 concurrent, to show where the product's
+ * extra CPU goes: the default settings with no log line written, and without mark_seen too.
+ */
+export const VARIANTS = [
+  { name: 'product, LOG_LEVEL=error (no log line per DM)', vars: { LOG_LEVEL: 'error' } },
+  { name: 'product, LOG_LEVEL=error, MARK_SEEN=false', vars: { LOG_LEVEL: 'error', MARK_SEEN: 'false' } },
+]
+
+/**
+ * opts: { llmMs, graphMs, counts: { 1: n, 5: n }, warmup, countN, rounds, variants, log }
+ * Returns { product: { c1, c5 }, yardstick: { c1, c5 }, variants: [{ name, c5 }], counts, clkTck, rounds }.
  */
 export async function runComparison(opts) {
   const log = opts.log ?? (() => {})
@@ -104,6 +113,8 @@ export async function runComparison(opts) {
     product: await startE2E({ ...common, vars: { LLM_DAILY_BUDGET: '10000000' } }),
     yardstick: await startE2E({ ...common, config: join(ROOT, 'scripts', 'bench', 'yardstick', 'wrangler.toml') }),
   }
+  const variants = opts.variants ?? []
+  for (const v of variants) sides[v.name] = await startE2E({ ...common, vars: { LLM_DAILY_BUDGET: '10000000', ...v.vars } })
   const results = { product: {}, yardstick: {}, clkTck: CLK_TCK, llmMs: opts.llmMs, graphMs: opts.graphMs, rounds: opts.rounds }
   try {
     for (const [name, stack] of Object.entries(sides)) {
@@ -114,15 +125,16 @@ export async function runComparison(opts) {
     }
     // Alternate the two sides phase by phase (and repeat) so machine noise hits both alike;
     // per side and concurrency the round with the median CPU per DM is kept, all are reported.
-    const rounds = { product: { 1: [], 5: [] }, yardstick: { 1: [], 5: [] } }
+    const rounds = Object.fromEntries(Object.keys(sides).map((k) => [k, { 1: [], 5: [] }]))
     for (let r = 0; r < opts.rounds; r++) {
       for (const c of [1, 5]) {
-        const order = r % 2 === 0 ? ['product', 'yardstick'] : ['yardstick', 'product']
+        const base = r % 2 === 0 ? ['product', 'yardstick'] : ['yardstick', 'product']
+        const order = c === 5 ? [...base, ...variants.map((v) => v.name)] : base
         for (const name of order) {
           const p = await phase(sides[name], { n: opts.counts[c], c, llmMs: opts.llmMs, label: `${name}-r${r}-c${c}` })
           rounds[name][c].push(p)
           log(
-            `compare ${name.padEnd(9)} c=${c} n=${p.n}: ack p50 ${p.ack.p50.toFixed(1)} p99 ${p.ack.p99.toFixed(1)} ms | ` +
+            `compare ${name} c=${c} n=${p.n}: ack p50 ${p.ack.p50.toFixed(1)} p99 ${p.ack.p99.toFixed(1)} ms | ` +
               `CPU ${p.cpuMsPerDm.toFixed(1)} ms/DM (${Object.entries(p.cpuByCommand).map(([k, v]) => `${k} ${((v * 1000) / Math.max(1, p.answered)).toFixed(1)}`).join(', ')}) | ` +
               `answered once ${p.answered}/${p.n}, duplicated ${p.duplicated}`
           )
@@ -130,9 +142,11 @@ export async function runComparison(opts) {
       }
     }
     const median = (list, key) => [...list].sort((a, b) => key(a) - key(b))[Math.floor((list.length - 1) / 2)]
-    for (const name of ['product', 'yardstick']) {
+    for (const name of Object.keys(sides)) {
       for (const c of [1, 5]) {
         const list = rounds[name][c]
+        if (!list.length) continue
+        results[name] ??= {}
         results[name][`c${c}`] = {
           ...median(list, (p) => p.cpuMsPerDm),
           ackP50Median: median(list, (p) => p.ack.p50).ack.p50,
@@ -144,6 +158,8 @@ export async function runComparison(opts) {
   } finally {
     await Promise.all(Object.values(sides).map((s) => s.stop()))
   }
+  results.variants = variants.map((v) => ({ name: v.name, vars: v.vars, c5: results[v.name].c5 }))
+  for (const v of variants) delete results[v.name]
   results.counts = await countPerDm({ n: opts.countN, llmMs: opts.llmMs, graphMs: opts.graphMs, log })
   return results
 }
@@ -187,6 +203,7 @@ async function countedPhase(stack, counters, n, label, senders, llmMs) {
       // Miniflare's own bookkeeping table (the object's name) is not the product's, nor billed.
       rowsWritten: Object.values(rowsWrittenByStatement).reduce((a, b) => a + b, 0),
       rowsWrittenByStatement,
+      sqlStatements: per('sqlStatements'),
       kvReads: per('kvReads'),
       kvWrites: per('kvWrites'),
       kvDeletes: per('kvDeletes'),

@@ -104,6 +104,22 @@ export function renderCost(r) {
       '',
       `CPU by process, ms per DM at 5 concurrent: product ${cmd(p, 5)}; yardstick ${cmd(y, 5)}.`,
       '',
+      ...(c.variants?.length
+        ? [
+            'Where the product\'s extra CPU goes: the same product with settings that switch one cost off, measured in the',
+            'same rounds at 5 concurrent (each a separate `wrangler dev`):',
+            '',
+            table(
+              ['At 5 concurrent', 'CPU ms per DM', 'of which wrangler (node)', 'of which workerd', 'ack p50 ms', 'CPU / yardstick'],
+              [
+                ['product (defaults)', p.c5, 'c5'],
+                ...c.variants.map((v) => [v.name, v.c5]),
+                ['yardstick', y.c5],
+              ].map(([name, x]) => [name, fmt(x.cpuMsPerDm, 1), fmt(((x.cpuByCommand.node ?? 0) * 1000) / x.answered, 1), fmt(((x.cpuByCommand.workerd ?? 0) * 1000) / x.answered, 1), fmt(x.ackP50Median, 1), `${fmt(ratio(x.cpuMsPerDm, y.c5.cpuMsPerDm))}×`])
+            ),
+            '',
+          ]
+        : []),
       table(
         ['Round', ...c.product.c1.rounds.map((_, i) => `${i + 1}`)],
         ['product', 'yardstick'].flatMap((s) =>
@@ -130,6 +146,7 @@ export function renderCost(r) {
           ['Durable Object requests', fmt(u.doRequests), Object.entries(u.doRequestsByMethod).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')],
           ['alarms set (storage calls, not requests)', fmt(u.alarmsSet), `alarms run: ${fmt(u.alarms)}`],
           ['SQLite rows written', fmt(u.rowsWritten), `of which a new object's schema ${fmt(u.rowsWrittenSchema)}; a sender's later DMs write ${fmt(u.rowsWrittenWarm)}`],
+          ['SQL statements executed (CPU, not billed)', fmt(u.sqlStatements), `a sender's later DMs: ${fmt(u.again?.sqlStatements)}; the yardstick: 2 (and 1 CREATE per new object)`],
           ['KV reads', fmt(u.kvReads), 'none on the DM path since issue 12 (the redelivery fast path is gone)'],
           ['KV writes', fmt(u.kvWrites), 'one account registry write per isolate and account'],
           ['log lines', fmt(u.logLines), Object.entries(u.logEvents).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')],

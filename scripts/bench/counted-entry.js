@@ -20,6 +20,7 @@ const tally = {
   alarms: 0,
   alarmsSet: 0,
   rowsWritten: 0,
+  sqlStatements: 0,
   rowsWrittenByStatement: {},
   kvReads: 0,
   kvWrites: 0,
@@ -101,6 +102,7 @@ function countedSql(sql) {
   return passThrough(sql, {
     exec: (query, ...bindings) => {
       const cursor = sql.exec(query, ...bindings)
+      if (!query.includes('__miniflare')) tally.sqlStatements++
       if (!/^\s*SELECT\b/i.test(query)) {
         const n = cursor.rowsWritten
         tally.rowsWritten += n

@@ -81,7 +81,7 @@ function fakeSender(name) {
           decision: 'new',
           job: key,
           ...(i === 0
-            ? { lease: { id: key, leaseId: 'lease', userId, accountId, timestamp: e.timestamp, lastUserAt: e.timestamp, kind: { type: 'llm', text: e.text }, parts: null, nextPart: 0, attempts: 0, memory: [] } }
+            ? { lease: { id: key, leaseId: 'lease', userId, accountId, timestamp: e.timestamp, lastUserAt: e.timestamp, kind: { type: 'llm', text: e.text }, parts: null, nextPart: 0, attempts: 0, memory: [], llmCallsToday: 0 } }
             : {}),
         }
       }),
@@ -95,7 +95,15 @@ function fakeSender(name) {
   }
 }
 
-const fakeAccount = { spend: async () => true, token: async () => SECRETS.IG_ACCESS_TOKEN, report: async () => {}, tokenRejected: async () => {} }
+const fakeAccount = {
+  spend: async () => true,
+  sendState: async () => ({ token: SECRETS.IG_ACCESS_TOKEN, invalid: false }),
+  token: async () => SECRETS.IG_ACCESS_TOKEN,
+  report: async () => {},
+  tokenRejected: async () => {},
+  tokenAccepted: async () => {},
+  privateReplySlot: async () => true,
+}
 
 let sent = 0
 let promptChars = 0
