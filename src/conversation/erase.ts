@@ -21,7 +21,7 @@ export interface DeletionRecord {
 /** Erases everything stored about `userId` in every account's sender object and in KV. */
 export async function eraseUser(env: Env, config: Config, userId: string): Promise<void> {
   for (const accountId of await knownAccountIds(env.DEDUP, config.IG_ACCOUNT_ID)) {
-    const keys = await env.SENDER.getByName(senderObjectName(accountId, userId)).forget()
+    const keys = await env.SENDER.getByName(senderObjectName(accountId, userId)).forget(accountId)
     await Promise.all(keys.map((k) => env.DEDUP.delete(seenKey(accountId, k))))
   }
 }

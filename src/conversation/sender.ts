@@ -22,10 +22,11 @@ import { createPipelineDeps } from './deps'
 import { Jobs, textHash } from './jobs'
 import { Limits } from './limits'
 import { Memory } from './memory'
-import { eventKey } from './names'
+import { eventKey, seenKey } from './names'
 import { runJob } from './pipeline'
 import { MODEL_CALLED } from '../llm/reply'
 import { StateStore } from './state'
+import { KV_SWEEP_DELAY_MS, KvSweep, SWEEP_SCHEMA } from './sweep'
 import { clampFutureTimestamps } from '../meta/webhook'
 
 const HOUR = 3_600_000
@@ -58,6 +59,7 @@ const SCHEMA = `
   CREATE TABLE IF NOT EXISTS parts (job TEXT NOT NULL, idx INTEGER NOT NULL, state TEXT NOT NULL, hash TEXT NOT NULL, out_mid TEXT, at INTEGER NOT NULL, PRIMARY KEY (job, idx));
   CREATE INDEX IF NOT EXISTS parts_hash ON parts (hash);
   CREATE TABLE IF NOT EXISTS own (out_mid TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
+  ${SWEEP_SCHEMA}
 `
 
 export class SenderObject extends DurableObject<Env> {
@@ -66,6 +68,7 @@ export class SenderObject extends DurableObject<Env> {
   private readonly memory: Memory
   private readonly limits: Limits
   private readonly jobs: Jobs
+  private readonly sweep: KvSweep
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
@@ -74,6 +77,7 @@ export class SenderObject extends DurableObject<Env> {
     this.state = new StateStore(this.sql)
     this.memory = new Memory(this.sql)
     this.limits = new Limits(this.state)
+    this.sweep = new KvSweep(this.sql, env.DEDUP)
     this.jobs = new Jobs(this.sql, this.state, this.memory, (now) => this.scheduleAlarm(now, this.config()))
   }
 
@@ -200,6 +204,8 @@ export class SenderObject extends DurableObject<Env> {
     if (lastTurn) times.push(Math.min(Math.max(lastTurn, this.state.num('last_user_at')), now) + config.MEMORY_TTL_HOURS * HOUR)
     const oldestClaim = this.sql.exec<{ t: number | null }>('SELECT MIN(claimed_at) AS t FROM claims').toArray()[0]?.t
     if (oldestClaim) times.push(oldestClaim + CLAIM_RETENTION_MS)
+    const sweep = this.sweep.nextDue()
+    if (sweep !== null) times.push(sweep)
     if (!times.length) return
     void this.ctx.storage.setAlarm(Math.max(Math.min(...times), now))
   }
@@ -211,6 +217,7 @@ export class SenderObject extends DurableObject<Env> {
     const deps = createPipelineDeps(this.env, config, log, () => Date.now() + ALARM_JOB_BUDGET_MS)
     // Jobs never attempted (queued behind a finished one) run at once; retries at their time.
     for (const id of this.jobs.pending()) await runJob(deps, this, id, { immediate: id === this.jobs.firstFresh() })
+    await this.sweep.run(Date.now())
     this.expire(Date.now(), config)
     this.scheduleAlarm(Date.now(), config)
   }
@@ -232,14 +239,26 @@ export class SenderObject extends DurableObject<Env> {
   /**
    * Data deletion: erases everything this object stores about the sender (claims, memory,
    * pending replies, flags, its alarm) and returns the dedup keys so the caller can delete
-   * them from KV too. Idempotent.
+   * them from KV too. With `accountId`, it deletes those KV keys once more a minute later
+   * (see sweep.ts), so a seen-key written after the erase does not outlive it. Idempotent.
    */
-  async forget(): Promise<string[]> {
+  async forget(accountId?: string, now = Date.now()): Promise<string[]> {
     const keys = this.sql.exec<{ key: string }>('SELECT key FROM claims').toArray().map((r) => r.key)
+    const pending = this.sql.exec<{ kv_key: string }>('SELECT kv_key FROM kv_sweep').toArray().map((r) => r.kv_key)
     // deleteAll also removes the alarm (compatibility date 2026-02-24 or later).
     await this.ctx.storage.deleteAll()
     this.sql.exec(SCHEMA)
+    const again = [...pending, ...(accountId ? keys.map((k) => seenKey(accountId, k)) : [])]
+    if (again.length) {
+      this.sweep.schedule(again, now + KV_SWEEP_DELAY_MS)
+      void this.ctx.storage.setAlarm(now + KV_SWEEP_DELAY_MS)
+    }
     return keys
+  }
+
+  /** Test seam: runs the KV sweep as the alarm would at `now`. */
+  async sweepKv(now = Date.now()): Promise<number> {
+    return this.sweep.run(now)
   }
 
   /** Test and data-deletion helper: everything stored about this sender. */

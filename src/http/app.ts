@@ -15,6 +15,7 @@ import { handleDelivery } from '../conversation/ingest'
 import { eraseUser, getDeletion, saveDeletion } from '../conversation/erase'
 import { createMetaCallbacks } from './meta-callbacks'
 import { healthz } from './healthz'
+import { createAdminRoutes } from './admin'
 import { count } from '../core/metrics'
 import pkg from '../../package.json'
 
@@ -110,6 +111,8 @@ export function createApp() {
   })
 
   app.get('/healthz', (c) => healthz(c, VERSION))
+
+  app.route('/', createAdminRoutes<AppEnv>())
 
   app.route(
     '/',

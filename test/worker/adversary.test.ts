@@ -3,11 +3,13 @@
  * through its real routes (signed deliveries, the sender and account objects, the stand-in
  * network). SECURITY.md's "Tried as an attacker" table points here.
  */
-import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
+import { createExecutionContext, runInDurableObject, waitOnExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { resetLogSampling, sampledWarn, SAMPLED_PER_WINDOW, type Logger } from '../../src/core/log'
 import worker from '../../src/index'
+import type { SenderObject } from '../../src/conversation/sender'
+import { DEFAULT_ACCOUNT_ID } from '../../tools/payloads'
 import { signSignedRequest } from '../../src/meta/signed-request'
 import { postItems, senderStub, newSender, testConfig } from '../helpers/deliver'
 import { installNetwork } from '../helpers/network'
@@ -210,6 +212,44 @@ describe('input screening cannot be bypassed through memory (finding 2)', () => 
     await postItems([{ senderId: sender, text: 'what time do you open?', timestamp: Date.now() + 1 }])
     expect(net.llm).toHaveLength(2)
     expect(JSON.stringify(net.llm[1]!.messages)).not.toContain('ignore all previous instructions')
+  })
+})
+
+describe('operator erasure (finding 7)', () => {
+  const ADMIN_TOKEN = 'admin-token-for-the-tests-0123456789'
+  const erase = (user: unknown, authorization: string | null, over: Partial<Env> = { ADMIN_TOKEN } as Partial<Env>) =>
+    call('/admin/erase', { method: 'POST', headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) }, body: JSON.stringify({ user }) }, over)
+
+  it('erases one DM sender on the operator\'s request, and a seen-key written after the erase does not outlive it', async () => {
+    const sender = newSender()
+    const mid = `erase-${sender}`
+    await postItems([{ senderId: sender, mid, text: 'my address is 1 Main St' }])
+    expect((await senderStub(sender).snapshot()).turns.length).toBeGreaterThan(0)
+    const res = await erase(sender, `Bearer ${ADMIN_TOKEN}`)
+    expect(res.status).toBe(200)
+    expect(JSON.stringify(await res.json())).not.toContain(sender)
+    expect(await senderStub(sender).snapshot()).toEqual({ claims: 0, decisions: {}, turns: [], jobs: [], state: {} })
+    const key = `seen:${DEFAULT_ACCOUNT_ID}:${mid}`
+    expect(await env.DEDUP.get(key)).toBeNull()
+    // A delivery accepted just before the erase writes its seen-key afterwards, from its waitUntil.
+    await env.DEDUP.put(key, '1', { expirationTtl: 48 * 3600 })
+    const stub = senderStub(sender)
+    expect(await runInDurableObject(stub, (_o, state) => state.storage.getAlarm())).not.toBeNull()
+    await runInDurableObject(stub, (o: SenderObject) => o.sweepKv(Date.now() + 61_000))
+    expect(await env.DEDUP.get(key)).toBeNull()
+  })
+
+  it('is closed without ADMIN_TOKEN, refuses a wrong token and a malformed user id', async () => {
+    const sender = newSender()
+    await postItems([{ senderId: sender, text: 'hello' }])
+    expect((await erase(sender, `Bearer ${ADMIN_TOKEN}`, {})).status).toBe(401)
+    for (const authorization of [null, `Bearer ${ADMIN_TOKEN}x`, `Bearer ${ADMIN_TOKEN.slice(1)}`, ADMIN_TOKEN, `Basic ${ADMIN_TOKEN}`]) {
+      expect((await erase(sender, authorization)).status).toBe(401)
+    }
+    for (const user of ['', '../1', '1 OR 1=1', 12345, null, 'x'.repeat(40), `${sender}\n`]) {
+      expect((await erase(user, `Bearer ${ADMIN_TOKEN}`)).status).toBe(400)
+    }
+    expect((await senderStub(sender).snapshot()).turns.length).toBeGreaterThan(0)
   })
 })
 
