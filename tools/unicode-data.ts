@@ -3,9 +3,11 @@
  * (devDependencies) down to what the guard uses, because the packages' own data would cost the
  * Worker bundle 5 to 30 KiB gzip each:
  *
- * - TLDS: every IANA top-level domain (package `tlds`), sorted and front-coded.
+ * - TLDS: every IANA top-level domain (package `tlds`), internationalised ones in their punycode
+ *   form (ASCII, so the bundle does not carry them as \u escapes), sorted and front-coded.
  * - CONFUSABLES: the Unicode confusables (UTS #39, package `unhomoglyph`, confusables.txt) whose
- *   prototype is ASCII letters or digits, for code points that NFKC leaves alone (NFKC runs first).
+ *   prototype is ASCII letters or digits, for code points that NFKC leaves alone (NFKC runs first),
+ *   as `prototype:code points` groups with the code points delta-coded in base 36.
  * - ENTITIES: the HTML named character references (package `character-entities`) that decode to
  *   something the leak check reads: a letter or digit, ASCII punctuation or a space (any width).
  *   Letters are stored already folded (as src/llm/fold.ts folds).
@@ -34,7 +36,8 @@ const isAsciiAlnum = (s: string) => /^[A-Za-z0-9]+$/.test(s)
 
 /** Front-coded: each entry is one char (prefix length shared with the previous entry, '0'+n) and the rest. */
 export function encodeTlds(list: readonly string[]): string {
-  const sorted = [...new Set(list.map((t) => t.toLowerCase()))].sort()
+  const ascii = list.map((t) => new URL(`http://${t.toLowerCase()}/`).hostname)
+  const sorted = [...new Set(ascii)].sort()
   let prev = ''
   const out: string[] = []
   for (const t of sorted) {
@@ -69,11 +72,21 @@ export function confusableMap(confusables: Record<string, string>): Map<string, 
   return map
 }
 
-/** Grouped: an ASCII run is the prototype, the non-ASCII characters after it map to it. */
+/** `prototype:d1,d2,…` groups joined by ';', each d the base-36 distance from the previous code point. */
 export function encodeConfusables(map: Map<string, string>): string {
-  const groups = new Map<string, string>()
-  for (const [c, v] of map) groups.set(v, (groups.get(v) ?? '') + c)
-  return [...groups].sort(([a], [b]) => (a < b ? -1 : 1)).map(([v, cs]) => v + cs).join('')
+  const groups = new Map<string, number[]>()
+  for (const [c, v] of map) groups.set(v, [...(groups.get(v) ?? []), c.codePointAt(0)!])
+  const out: string[] = []
+  for (const [v, cps] of [...groups].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    let prev = 0
+    const deltas = cps.sort((x, y) => x - y).map((cp) => {
+      const d = (cp - prev).toString(36)
+      prev = cp
+      return d
+    })
+    out.push(`${v}:${deltas.join(',')}`)
+  }
+  return out.join(';')
 }
 
 function foldLetters(s: string, map: Map<string, string>): string {

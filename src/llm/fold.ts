@@ -17,19 +17,17 @@ const ASCII: string[] = Array.from({ length: 128 }, (_, i) => {
 
 let table: Map<string, string> | undefined
 
-/** The confusables table: an ASCII run is the prototype, the non-ASCII characters after it map to it. */
+/** The confusables table: `prototype:d1,d2,…` groups, each d the base-36 step to the next code point. */
 function confusables(): Map<string, string> {
   if (table) return table
   const map = new Map<string, string>()
-  let value = ''
-  let inValue = false
-  for (const c of CONFUSABLES) {
-    if (c.charCodeAt(0) < 0x80) {
-      value = inValue ? value + c : c
-      inValue = true
-    } else {
-      inValue = false
-      map.set(c, value)
+  for (const group of CONFUSABLES.split(';')) {
+    const colon = group.indexOf(':')
+    const value = group.slice(0, colon)
+    let cp = 0
+    for (const d of group.slice(colon + 1).split(',')) {
+      cp += parseInt(d, 36)
+      map.set(String.fromCodePoint(cp), value)
     }
   }
   table = map

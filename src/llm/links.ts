@@ -15,8 +15,8 @@ export const LINK_REMOVED = '[link removed]'
 
 let tldSet: Set<string> | undefined
 
-/** Every IANA TLD (package `tlds`, front-coded in unicode-data.ts). */
-export function topLevelDomains(): Set<string> {
+/** Every IANA TLD, internationalised ones in punycode (package `tlds`, front-coded in unicode-data.ts). */
+function topLevelDomains(): Set<string> {
   if (tldSet) return tldSet
   const set = new Set<string>()
   let prev = ''
@@ -66,7 +66,13 @@ function looksLikeHost(host: string): boolean {
   if (labels.length < 2 || labels.some((l) => l === '')) return false
   if (labels[0] === 'www') return true
   const tld = labels[labels.length - 1]!
-  return topLevelDomains().has(tld) || /^xn--[a-z0-9-]+$/.test(tld)
+  return isTld(tld)
+}
+
+/** Is `label` (any case, Unicode or punycode) an IANA top-level domain? */
+export function isTld(label: string): boolean {
+  const lower = label.toLowerCase()
+  return topLevelDomains().has(/^[\x00-\x7f]*$/.test(lower) ? lower : asciiHost(lower))
 }
 
 /** `::1`, `fe80::1`, `2001:db8:0:0:0:0:0:1`, `::ffff:1.2.3.4`: at least one digit, so times and `a::b` stay text. */
