@@ -16,7 +16,14 @@ export default {
       log.error('config_error', { message: cfg.message })
       return
     }
-    const result = await env.ACCOUNT.getByName(cfg.config.IG_ACCOUNT_ID).refresh()
+    const home = env.ACCOUNT.getByName(cfg.config.IG_ACCOUNT_ID)
+    const result = await home.refresh()
     log.info('token_refresh', { outcome: result.outcome, ...(result.reason ? { reason: result.reason } : {}) })
+    // Accounts connected on the operator page keep their own tokens; refresh those as well.
+    for (const { userId } of await home.connections()) {
+      if (userId === cfg.config.IG_ACCOUNT_ID) continue
+      const r = await env.ACCOUNT.getByName(userId).refresh()
+      log.info('token_refresh', { outcome: r.outcome, connected: true, ...(r.reason ? { reason: r.reason } : {}) })
+    }
   },
 } satisfies ExportedHandler<Env>

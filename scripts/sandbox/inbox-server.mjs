@@ -59,6 +59,12 @@ export async function startInboxServer(opts) {
   }
   const onRecord = (r) => push('outbound', { record: r })
   opts.graph?.events.on('record', onRecord)
+  /** After a reset the stack (and its Graph stand-in) are new: listen to the new one. */
+  const useGraph = (graph) => {
+    opts.graph?.events.off('record', onRecord)
+    opts.graph = graph
+    opts.graph?.events.on('record', onRecord)
+  }
 
   async function sendKind(body) {
     const kind = KINDS.has(body.kind) ? body.kind : 'text'
@@ -114,7 +120,32 @@ export async function startInboxServer(opts) {
           mode: opts.mode ?? {},
           observesReplies: Boolean(opts.graph),
           defaultSenderId: payloads.DEFAULT_SENDER_ID,
+          stateReused: Boolean(opts.stateReused),
+          ignoredDevVars: opts.ignoredDevVars ?? [],
+          // Only the sandbox's own, printed-anyway admin token; never one from .dev.vars.
+          adminToken: opts.adminToken ?? null,
+          canResume: Boolean(opts.adminToken),
+          canReset: Boolean(opts.onReset),
         })
+      }
+      if (url.pathname === '/api/conversation' || url.pathname === '/api/resume') {
+        // The Worker's operator API, with the sandbox's own admin token (never one from .dev.vars).
+        const sender = url.searchParams.get('sender') ?? ''
+        if (!opts.adminToken || !/^\d{1,20}$/.test(sender)) return json(res, 404, { error: 'not available' })
+        const resume = url.pathname === '/api/resume' && req.method === 'POST'
+        const r = await fetch(`${opts.workerUrl}/admin/api/conversation${resume ? '/resume' : ''}?account=${opts.accountId}&user=${sender}`, {
+          method: resume ? 'POST' : 'GET',
+          headers: { authorization: `Bearer ${opts.adminToken}` },
+          signal: AbortSignal.timeout(5000),
+        })
+        return json(res, r.status, await r.json().catch(() => ({})))
+      }
+      if (url.pathname === '/api/reset' && req.method === 'POST') {
+        if (!opts.onReset) return json(res, 404, { error: 'not available' })
+        await opts.onReset()
+        timeline.length = 0
+        push('reset', {})
+        return json(res, 200, { ok: true })
       }
       if (url.pathname === '/api/send' && req.method === 'POST') {
         return json(res, 200, await sendKind(await readJson(req)))
@@ -170,6 +201,11 @@ export async function startInboxServer(opts) {
   return {
     url: `http://${host}:${port}/`,
     port,
+    /** Points the page at a restarted stack. */
+    setStack({ workerUrl, graph }) {
+      opts.workerUrl = workerUrl
+      useGraph(graph)
+    },
     close: () =>
       new Promise((resolve) => {
         opts.graph?.events.off('record', onRecord)

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os'
 import { createServer } from 'node:net'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { startGraphStandin, startLlmStandin, SANDBOX_IG_TOKEN } from './standins.mjs'
+import { startGraphStandin, startLlmStandin, SANDBOX_IG_TOKEN, SANDBOX_INSTAGRAM_APP_ID, SANDBOX_INSTAGRAM_APP_SECRET } from './standins.mjs'
+import { screenDevVars } from './dev-vars.mjs'
 import { payloads } from './webhook-client.mjs'
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -20,11 +21,13 @@ export const SANDBOX_SECRETS = {
   VERIFY_TOKEN: 'sandbox-verify-token',
   IG_ACCESS_TOKEN: SANDBOX_IG_TOKEN,
   OPENAI_API_KEY: 'sandbox-openai-key',
+  ADMIN_TOKEN: 'sandbox-admin-token-not-a-secret',
 }
 
 const NAMES_FROM_PROCESS_ENV = [
   ...Object.keys(SANDBOX_SECRETS),
   'APP_SECRET_PREVIOUS', 'GRAPH_API_BASE', 'GRAPH_API_VERSION', 'OPENAI_BASE_URL', 'OPENAI_MODEL', 'IG_ACCOUNT_ID',
+  'INSTAGRAM_APP_ID', 'INSTAGRAM_APP_SECRET', 'INSTAGRAM_AUTHORIZE_URL', 'INSTAGRAM_TOKEN_URL', 'HEALTHZ_TOKEN', 'LLM_PROVIDER',
 ]
 
 /** Parses a .dev.vars / .env file: KEY=value lines, optional quotes, # comments. */
@@ -145,7 +148,8 @@ export async function startStack(opts = {}) {
     )
   }
   const root = opts.root ?? ROOT
-  const devVars = opts.useDevVars === false ? {} : readDevVars(root)
+  const screened = screenDevVars(opts.useDevVars === false ? {} : readDevVars(root))
+  const devVars = screened.kept
   const realLlm = Boolean(devVars.OPENAI_API_KEY)
   const realGraph = Boolean(devVars.IG_ACCESS_TOKEN && devVars.GRAPH_API_BASE)
   const started = []
@@ -159,30 +163,33 @@ export async function startStack(opts = {}) {
     const llm = await startLlmStandin({ latencyMs: 0, ...opts.llm })
     started.push(() => llm.close())
 
-    const hasDevVars = opts.useDevVars !== false && existsSync(join(root, '.dev.vars'))
-    const secretValues = {}
+    // Everything from .dev.vars, and the sandbox's own secrets, go to wrangler in one private env
+    // file (bound like .dev.vars, which wrangler then does not read itself), never on a command
+    // line. Only the sandbox's wiring to its stand-ins goes in --var (which takes precedence).
+    const fileValues = { ...devVars }
+    for (const [name, value] of Object.entries(SANDBOX_SECRETS)) if (!fileValues[name]) fileValues[name] = value
     const vars = {}
-    // Settings from .dev.vars go on the command line as well, so they and the sandbox's own
-    // values below are applied in one place, with one precedence (--var beats .dev.vars).
-    for (const [k, v] of Object.entries(devVars)) if (!(k in SANDBOX_SECRETS)) vars[k] = v
-    // Secrets: a value in .dev.vars wins (wrangler loads that file itself); otherwise the sandbox value.
-    for (const [name, value] of Object.entries(SANDBOX_SECRETS)) {
-      if (!devVars[name]) secretValues[name] = value
-    }
     if (!realLlm) {
-      secretValues.OPENAI_API_KEY = SANDBOX_SECRETS.OPENAI_API_KEY
+      fileValues.OPENAI_API_KEY = SANDBOX_SECRETS.OPENAI_API_KEY
       vars.OPENAI_BASE_URL = llm.baseUrl
       vars.OPENAI_MODEL = 'sandbox'
+      vars.LLM_PROVIDER = 'openai'
     }
     if (!realGraph) {
-      secretValues.IG_ACCESS_TOKEN = SANDBOX_SECRETS.IG_ACCESS_TOKEN
+      fileValues.IG_ACCESS_TOKEN = SANDBOX_SECRETS.IG_ACCESS_TOKEN
+      // The connect page goes through the stand-in's Instagram Login too.
+      fileValues.INSTAGRAM_APP_ID = SANDBOX_INSTAGRAM_APP_ID
+      fileValues.INSTAGRAM_APP_SECRET = SANDBOX_INSTAGRAM_APP_SECRET
       vars.GRAPH_API_BASE = graph.url
       vars.IG_ACCOUNT_ID = accountId
+      vars.INSTAGRAM_AUTHORIZE_URL = `${graph.url}/oauth/authorize`
+      vars.INSTAGRAM_TOKEN_URL = `${graph.url}/oauth/access_token`
     }
     Object.assign(vars, opts.vars)
     const secrets = {
-      APP_SECRET: vars.APP_SECRET ?? secretValues.APP_SECRET ?? devVars.APP_SECRET,
-      VERIFY_TOKEN: vars.VERIFY_TOKEN ?? secretValues.VERIFY_TOKEN ?? devVars.VERIFY_TOKEN,
+      APP_SECRET: vars.APP_SECRET ?? fileValues.APP_SECRET,
+      VERIFY_TOKEN: vars.VERIFY_TOKEN ?? fileValues.VERIFY_TOKEN,
+      ADMIN_TOKEN: vars.ADMIN_TOKEN ?? fileValues.ADMIN_TOKEN,
     }
 
     const port = opts.port === 0 ? await freePort() : await freePort(opts.port ?? 8787)
@@ -202,16 +209,9 @@ export async function startStack(opts = {}) {
     if (opts.script) args.splice(2, 0, opts.script)
     const env = { ...process.env }
     for (const k of NAMES_FROM_PROCESS_ENV) delete env[k]
-    if (hasDevVars) {
-      // wrangler reads .dev.vars itself; --var (which takes precedence) fills in or overrides.
-      for (const [k, v] of Object.entries(secretValues)) args.push('--var', `${k}:${v}`)
-    } else {
-      // No .dev.vars (or tests): secrets go in as real secret bindings through a private env file,
-      // removed again when the stack stops.
-      const envFile = secretsEnvFile(secretValues)
-      started.push(async () => envFile.remove())
-      args.push('--env-file', envFile.file)
-    }
+    const envFile = secretsEnvFile(fileValues)
+    started.push(async () => envFile.remove())
+    args.push('--env-file', envFile.file)
     for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`)
     Object.assign(env, {
       WRANGLER_SEND_METRICS: 'false',
@@ -246,6 +246,8 @@ export async function startStack(opts = {}) {
       accountId,
       health,
       mode: { realLlm, realGraph },
+      ignoredDevVars: screened.ignored,
+      adminIsSandbox: secrets.ADMIN_TOKEN === SANDBOX_SECRETS.ADMIN_TOKEN,
       child,
       output: () => out,
       stop: stopAll,

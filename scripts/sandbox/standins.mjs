@@ -5,8 +5,11 @@
  */
 import { EventEmitter } from 'node:events'
 import { createServer } from 'node:http'
+import { createOAuthStandin } from './oauth-standin.mjs'
 
 export const SANDBOX_IG_TOKEN = 'sandbox-ig-token'
+export const SANDBOX_INSTAGRAM_APP_ID = '1234567890'
+export const SANDBOX_INSTAGRAM_APP_SECRET = 'sandbox-instagram-app-secret'
 export const TRANSIENT_ERROR = {
   error: {
     message: 'An unexpected error has occurred. Please retry your request later.',
@@ -116,6 +119,7 @@ export async function startGraphStandin(opts = {}) {
     failNext: 0,
   }
   const tokens = new Set([opts.token ?? SANDBOX_IG_TOKEN])
+  const oauth = createOAuthStandin({ appId: opts.appId ?? SANDBOX_INSTAGRAM_APP_ID, appSecret: opts.appSecret ?? SANDBOX_INSTAGRAM_APP_SECRET, tokens })
   const emitter = new EventEmitter()
   emitter.setMaxListeners(0)
   /** Every call, failed or not. */
@@ -159,6 +163,8 @@ export async function startGraphStandin(opts = {}) {
     if (!tokens.has(bearer(req, url))) {
       return reply(metaError(401, 'Invalid OAuth access token - Cannot parse access token', 190))
     }
+    // Which token sent it: the one from the connect flow, or the configured one.
+    call.viaConnectedToken = oauth.snapshot().longTokens.includes(bearer(req, url))
     if (cfg.failNext > 0 || shouldFail(cfg.failRate)) {
       if (cfg.failNext > 0) cfg.failNext--
       call.injectedFailure = true
@@ -339,6 +345,7 @@ export async function startGraphStandin(opts = {}) {
       return send(res, 200, { ok: true })
     }
     if (req.method === 'GET' && route === 'profile') return send(res, 200, profile)
+    if (req.method === 'GET' && route === 'oauth') return send(res, 200, oauth.snapshot())
     if (req.method === 'GET' && route === 'events') return handleEvents(req, res, url)
     if (req.method === 'POST' && route === 'reset') {
       api.reset()
@@ -364,6 +371,19 @@ export async function startGraphStandin(opts = {}) {
       if (profileMatch && ['GET', 'POST', 'DELETE'].includes(req.method)) return await handleProfile(req, res, url, profileMatch[1], profileMatch[2])
       if (/^(\/v\d+\.\d+)?\/refresh_access_token$/.test(url.pathname) && req.method === 'GET') {
         return handleRefresh(req, res, url)
+      }
+      const oauthAnswer = await oauth.handle(req, url, () => readBody(req), opts.accountId ?? '17841400000000001')
+      if (oauthAnswer) {
+        calls.push({ at: Date.now(), method: req.method, path: url.pathname, status: oauthAnswer.status })
+        if (oauthAnswer.redirect) {
+          res.writeHead(302, { location: oauthAnswer.redirect, 'cache-control': 'no-store' })
+          return res.end()
+        }
+        if (oauthAnswer.html !== undefined) {
+          res.writeHead(oauthAnswer.status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
+          return res.end(oauthAnswer.html)
+        }
+        return send(res, oauthAnswer.status, oauthAnswer.body)
       }
       if (/^\/v\d+\.\d+\/me$/.test(url.pathname) && req.method === 'GET') {
         if (!tokens.has(bearer(req, url))) {
@@ -413,6 +433,10 @@ export async function startGraphStandin(opts = {}) {
     },
     get profile() {
       return profile
+    },
+    /** What the OAuth stand-in saw: codes issued and used, tokens, subscriptions. */
+    get oauth() {
+      return oauth.snapshot()
     },
     reset() {
       calls = []

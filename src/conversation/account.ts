@@ -18,6 +18,8 @@ import {
   type TokenRecord,
   type TokenStore,
 } from '../meta/token'
+import type { ConnectedAccount } from '../meta/connect'
+import { sanitizeTally, TALLY_KEYS, type Tally } from './tally'
 
 export interface SendState {
   token: string
@@ -38,6 +40,33 @@ export interface AccountStatus {
   sendPausedUntil: number | null
   deauthorized: boolean
   token: { flavour: string; days_until_expiry: number | null; degraded_reasons: string[] }
+  /** Accounts connected through this (configured) account's operator page. */
+  connections: { userId: string; username: string }[]
+}
+
+/** What the connect page stored: the account, its subscription, and when. */
+export interface Connection {
+  userId: string
+  username: string
+  permissions: string[]
+  fields: string[]
+  connectedAt: number
+}
+
+export interface DayNumbers {
+  day: string
+  answered: number
+  refused: number
+  handed_off: number
+  failed: number
+}
+
+export interface AccountOverview extends AccountStatus {
+  connection: Connection | null
+  tokenSource: TokenRecord['source'] | null
+  tokenExpiresAt: number | null
+  lastReceivedAt: number | null
+  today: DayNumbers
 }
 
 /** SHA-256 of a token: enough to recognise it again, useless to send with. */
@@ -56,6 +85,8 @@ export class AccountObject extends DurableObject<Env> {
       CREATE TABLE IF NOT EXISTS budget (day TEXT PRIMARY KEY, used INTEGER NOT NULL, exhausted_at INTEGER) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS state (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS private_replies (bucket INTEGER PRIMARY KEY, n INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS stats (day TEXT PRIMARY KEY, answered INTEGER NOT NULL DEFAULT 0, refused INTEGER NOT NULL DEFAULT 0, handed_off INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0);
+      CREATE TABLE IF NOT EXISTS connections (user_id TEXT PRIMARY KEY, username TEXT NOT NULL, at INTEGER NOT NULL);
     `)
   }
 
@@ -81,7 +112,7 @@ export class AccountObject extends DurableObject<Env> {
     if (fromCaller) return fromCaller
     const cfg = readConfig(this.env)
     if (!cfg.ok) throw new Error(cfg.message)
-    return cfg.config.IG_ACCESS_TOKEN
+    return cfg.config.IG_ACCESS_TOKEN ?? ''
   }
 
   /** The token sends should use now, or '' once the account owner has removed the app. */
@@ -132,6 +163,42 @@ export class AccountObject extends DurableObject<Env> {
     return clearInvalidToken(this.tokens, token)
   }
 
+  /**
+   * A connected account's send state (token and whether it is marked invalid), or null when
+   * this account was never connected on the connect page (or was removed since): the send path
+   * then uses the configured account.
+   */
+  async connectedSendState(): Promise<SendState | null> {
+    if (this.get('deauthorized_at') || !this.get('connection')) return null
+    const stored = await this.tokens.get()
+    return stored && stored.source !== 'configured' ? { token: stored.token, invalid: stored.invalid !== undefined, pausedUntil: Number(this.get('send_paused_until') ?? 0) } : null
+  }
+
+  /** Stores what the connect flow obtained, all at once (nothing before every step succeeded). */
+  async storeConnection(account: ConnectedAccount): Promise<void> {
+    const connection: Connection = {
+      userId: account.userId,
+      username: account.username,
+      permissions: account.permissions,
+      fields: account.fields,
+      connectedAt: account.obtainedAt,
+    }
+    this.ctx.storage.transactionSync(() => {
+      this.set('token', JSON.stringify({ token: account.token, obtainedAt: account.obtainedAt, expiresAt: account.expiresAt, source: 'connected' } satisfies TokenRecord))
+      this.set('connection', JSON.stringify(connection))
+      this.sql.exec("DELETE FROM state WHERE k = 'deauthorized_at'")
+    })
+  }
+
+  /** The configured account's object keeps the list of connected accounts (for the page and the cron). */
+  async registerConnection(userId: string, username: string, now = Date.now()): Promise<void> {
+    this.sql.exec('INSERT INTO connections (user_id, username, at) VALUES (?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET username = excluded.username, at = excluded.at', userId, username, now)
+  }
+
+  async connections(): Promise<{ userId: string; username: string }[]> {
+    return this.sql.exec<{ user_id: string; username: string }>('SELECT user_id, username FROM connections ORDER BY at DESC').toArray().map((r) => ({ userId: r.user_id, username: r.username }))
+  }
+
   /** The daily cron: refresh the Instagram Login token when it is due. */
   async refresh(now = Date.now()): Promise<RefreshOutcome> {
     const cfg = readConfig(this.env)
@@ -142,8 +209,9 @@ export class AccountObject extends DurableObject<Env> {
       fetch: (input, init) => fetch(input, init),
       now: () => now,
       base: cfg.config.GRAPH_API_BASE,
-      configuredToken: cfg.config.IG_ACCESS_TOKEN,
-      accountId: cfg.config.IG_ACCOUNT_ID,
+      configuredToken: cfg.config.IG_ACCESS_TOKEN ?? '',
+      // A connected account's token must stay that account's; otherwise the configured one's.
+      accountId: this.connectedId() ?? cfg.config.IG_ACCOUNT_ID,
       version: cfg.config.GRAPH_API_VERSION,
       store: this.tokens,
       log: createLogger({ component: 'token_refresh' }),
@@ -164,6 +232,11 @@ export class AccountObject extends DurableObject<Env> {
     this.set('deauthorized_at', now)
   }
 
+  private connectedId(): string | undefined {
+    const conn = this.get('connection')
+    return conn ? (JSON.parse(conn) as Connection).userId : undefined
+  }
+
   private get(k: string): string | undefined {
     return this.sql.exec<{ v: string }>('SELECT v FROM state WHERE k = ?', k).toArray()[0]?.v
   }
@@ -176,7 +249,8 @@ export class AccountObject extends DurableObject<Env> {
    * Counts one LLM call against today's budget. Atomic (synchronous SQL in a single-threaded
    * object), so concurrent senders can never overshoot the limit.
    */
-  async spend(day: string, limit: number, now = Date.now()): Promise<boolean> {
+  async spend(day: string, limit: number, now = Date.now(), tally?: Tally): Promise<boolean> {
+    this.addTally(tally, now)
     const used = this.sql.exec<{ used: number }>('SELECT used FROM budget WHERE day = ?', day).toArray()[0]?.used ?? 0
     if (used >= limit) {
       this.sql.exec('INSERT INTO budget (day, used, exhausted_at) VALUES (?, ?, ?) ON CONFLICT (day) DO UPDATE SET exhausted_at = COALESCE(exhausted_at, excluded.exhausted_at)', day, used, now)
@@ -208,10 +282,42 @@ export class AccountObject extends DurableObject<Env> {
     return { ok: true }
   }
 
-  async report(event: 'replied' | 'send_failed', fields: { reason?: string; now?: number } = {}): Promise<void> {
+  async report(event: 'replied' | 'send_failed', fields: { reason?: string; now?: number; tally?: Tally } = {}): Promise<void> {
     const now = fields.now ?? Date.now()
+    this.addTally(fields.tally, now)
     if (event === 'replied') this.set('last_reply_at', now)
     if (event === 'send_failed') this.set('send_failed', Number(this.get('send_failed') ?? 0) + 1)
+  }
+
+  /** Adds an isolate's pending numbers to today's (one row write; nothing for an empty tally). */
+  private addTally(raw: unknown, now: number): void {
+    const t = sanitizeTally(raw)
+    if (!t) return
+    const day = new Date(now).toISOString().slice(0, 10)
+    this.sql.exec(
+      'INSERT INTO stats (day, answered, refused, handed_off, failed) VALUES (?, ?, ?, ?, ?) ON CONFLICT (day) DO UPDATE SET answered = answered + excluded.answered, refused = refused + excluded.refused, handed_off = handed_off + excluded.handed_off, failed = failed + excluded.failed',
+      day,
+      ...TALLY_KEYS.map((k) => t[k])
+    )
+    this.sql.exec('DELETE FROM stats WHERE day < ?', new Date(now - 7 * 86_400_000).toISOString().slice(0, 10))
+    if (t.lastReceivedAt > Number(this.get('last_received_at') ?? 0)) this.set('last_received_at', t.lastReceivedAt)
+  }
+
+  /** Everything the operator page shows about this account. */
+  async overview(limit: number, now = Date.now()): Promise<AccountOverview> {
+    const status = await this.status(limit, now)
+    const stored = await this.tokens.get()
+    const conn = this.get('connection')
+    const row = this.sql.exec<Omit<DayNumbers, 'day'>>('SELECT answered, refused, handed_off, failed FROM stats WHERE day = ?', status.day).toArray()[0]
+    const received = this.get('last_received_at')
+    return {
+      ...status,
+      connection: conn && !status.deauthorized ? (JSON.parse(conn) as Connection) : null,
+      tokenSource: stored?.source ?? null,
+      tokenExpiresAt: stored?.expiresAt ?? null,
+      lastReceivedAt: received ? Number(received) : null,
+      today: { day: status.day, answered: row?.answered ?? 0, refused: row?.refused ?? 0, handed_off: row?.handed_off ?? 0, failed: row?.failed ?? 0 },
+    }
   }
 
   async status(limit: number, now = Date.now(), configured?: string): Promise<AccountStatus> {
@@ -240,6 +346,7 @@ export class AccountObject extends DurableObject<Env> {
       sendPausedUntil: Number(this.get('send_paused_until') ?? 0) > now ? Number(this.get('send_paused_until')) : null,
       deauthorized,
       token: { flavour: kind, ...health },
+      connections: await this.connections(),
     }
   }
 }

@@ -68,7 +68,12 @@ export function decideEvent(s: ConversationStores, { e, key, now, config, echoHa
     case 'echo': {
       if (s.jobs.isOwn(e.mid)) return { decision: 'own_echo' }
       if (echoHash !== undefined && s.jobs.claimEcho(echoHash, e.mid, now)) return { decision: 'own_echo' }
-      s.state.set('paused_until', Math.max(s.state.num('paused_until'), now + config.HUMAN_TAKEOVER_MINUTES * 60_000))
+      const until = now + config.HUMAN_TAKEOVER_MINUTES * 60_000
+      if (until > s.state.num('paused_until')) {
+        s.state.set('paused_until', until)
+        // Why the bot is quiet, for the operator (a longer handoff pause keeps its own reason).
+        s.state.set('pause_reason', 'person_answered')
+      }
       if (e.text) s.memory.remember('assistant', e.text, e.timestamp, e.mid, config)
       return { decision: 'human_echo' }
     }
@@ -108,12 +113,12 @@ export function decideEvent(s: ConversationStores, { e, key, now, config, echoHa
     return { decision: 'opt_out', ...confirm(config.OPT_OUT_REPLY, 'opt_out') }
   }
   if (intent === 'start' && s.state.get('opted_out')) {
-    s.state.delete('opted_out', 'paused_until')
+    s.state.delete('opted_out', 'paused_until', 'pause_reason')
     return { decision: 'opt_in', ...confirm(config.OPT_IN_REPLY, 'opt_in') }
   }
   if (intent === 'start' && s.state.num('paused_until') > now) {
     // START also ends a handoff pause (see HANDOFF_REPLY); only an opt-out is confirmed.
-    s.state.delete('paused_until')
+    s.state.delete('paused_until', 'pause_reason')
     return { decision: 'resumed' }
   }
   // Nothing of an opted-out sender is remembered.
@@ -124,6 +129,7 @@ export function decideEvent(s: ConversationStores, { e, key, now, config, echoHa
     // Meta requires a path to a person: the bot stays quiet for the rest of the messaging
     // window (or until START), and every reply from a person extends the pause.
     s.state.set('paused_until', now + WINDOW_MS)
+    s.state.set('pause_reason', 'handoff')
     return { decision: 'handoff', ...confirm(config.HANDOFF_REPLY, 'handoff') }
   }
   if (!job) return { decision: 'ignored' }

@@ -12,6 +12,7 @@ import { THROTTLE_DEFAULT_MS, type PipelineDeps, type SendFailure } from './pipe
 import { deriveCanary } from '../llm/prompt'
 import { generateReply } from '../llm/reply'
 import { splitMessage } from '../meta/split'
+import { PendingTallies, tallyKeyFor, type Tally } from './tally'
 import { forgetAccountHealth } from './health'
 
 /** Bounds one Send API request; an unanswered request is treated as "maybe delivered". */
@@ -24,8 +25,17 @@ const TOKEN_CACHE_MS = 60_000
 /** Healthz's last-reply time is written at most this often per isolate. */
 const REPLIED_REPORT_EVERY_MS = 30_000
 
-const stateCache = new Map<string, { value: Promise<SendState>; at: number; configured: string }>()
+/** Which account object a conversation's account uses, and the token to send with. */
+interface Route extends SendState {
+  /** Name of the account object (budget, numbers, token lifecycle, throttle pause). */
+  name: string
+  /** Account id in the Send API path. */
+  path: string
+}
+
+const routeCache = new Map<string, { value: Promise<Route>; at: number; configured: string }>()
 const lastRepliedReport = new Map<string, number>()
+const pending = new PendingTallies()
 /**
  * Throttle pauses this isolate has heard of first-hand: the next send stops at once, before the
  * account object's pause reaches this isolate's cached token lookup (at most TOKEN_CACHE_MS).
@@ -51,42 +61,63 @@ function modelsFor(env: Env, config: Config) {
   return m
 }
 
-/** Forgets this isolate's cached token, so a deauthorization or a 190 takes effect at once. */
-export function forgetCachedToken(accountId: string): void {
-  stateCache.delete(accountId)
+/**
+ * Forgets this isolate's cached tokens, so a deauthorization, a 190 or a new connection takes
+ * effect at once. All routes: these events are rare, and a route depends on two accounts.
+ */
+export function forgetCachedToken(accountId?: string): void {
+  routeCache.clear()
+  if (accountId === undefined) return
   // The account object holds the authoritative pause; the next lookup brings it back.
   pausedHere.delete(accountId)
   forgetAccountHealth(accountId)
 }
 
-export function createPipelineDeps(env: Env, config: Config, log: Logger, deadline: () => number): PipelineDeps {
-  // One Worker serves the one Instagram account its token belongs to.
-  const account = () => env.ACCOUNT.getByName(config.IG_ACCOUNT_ID)
-  // The freshest token (refreshed by the cron, emptied by a deauthorization).
-  const sendState = (): Promise<SendState> => {
-    const hit = stateCache.get(config.IG_ACCOUNT_ID)
+/**
+ * `accountId` is the account a conversation belongs to (the webhook's entry.id). An account
+ * connected on the connect page sends with its own token; any other uses the configured
+ * account (IG_ACCOUNT_ID, IG_ACCESS_TOKEN), as before.
+ */
+export function createPipelineDeps(env: Env, config: Config, log: Logger, deadline: () => number, accountId?: string): PipelineDeps {
+  // The configured account is part of the key: the same conversation account may route
+  // differently under another configuration (tests run several in one isolate).
+  const key = `${config.IG_ACCOUNT_ID}|${accountId ?? ''}`
+  const configuredToken = config.IG_ACCESS_TOKEN ?? ''
+  const resolve = async (): Promise<Route> => {
+    if (accountId && accountId !== config.IG_ACCOUNT_ID) {
+      const connected = await env.ACCOUNT.getByName(accountId).connectedSendState()
+      if (connected) return { name: accountId, path: accountId, ...connected }
+    }
+    // The freshest configured token (refreshed by the cron, emptied by a deauthorization).
+    return { name: config.IG_ACCOUNT_ID, path: config.IG_ACCOUNT_ID, ...(await env.ACCOUNT.getByName(config.IG_ACCOUNT_ID).sendState(config.IG_ACCESS_TOKEN)) }
+  }
+  const sendState = (): Promise<Route> => {
+    const hit = routeCache.get(key)
     // A newly configured token is asked about at once (it may end a deauthorization).
-    if (hit && Date.now() - hit.at < TOKEN_CACHE_MS && hit.configured === config.IG_ACCESS_TOKEN) return hit.value
-    const value = account()
-      .sendState(config.IG_ACCESS_TOKEN)
-      .catch((): SendState => {
-        stateCache.delete(config.IG_ACCOUNT_ID)
-        return { token: config.IG_ACCESS_TOKEN, invalid: false, pausedUntil: 0 }
-      })
-    stateCache.set(config.IG_ACCOUNT_ID, { value, at: Date.now(), configured: config.IG_ACCESS_TOKEN })
+    if (hit && Date.now() - hit.at < TOKEN_CACHE_MS && hit.configured === configuredToken) return hit.value
+    const value = resolve().catch((): Route => {
+      routeCache.delete(key)
+      return { name: config.IG_ACCOUNT_ID, path: config.IG_ACCOUNT_ID, token: configuredToken, invalid: false, pausedUntil: 0 }
+    })
+    routeCache.set(key, { value, at: Date.now(), configured: configuredToken })
     return value
   }
+  const account = async () => env.ACCOUNT.getByName((await sendState()).name)
   /**
    * Every Send API call goes through here, so the token a request carried is the one judged by
    * its answer: a 190 reports exactly that token (never a newer one fetched meanwhile), and a
    * success with a token this isolate knows to be marked invalid clears the mark. Successful
    * sends with a valid token cost no extra round trip.
    */
-  const pausedUntil = async (): Promise<number> => Math.max((await sendState()).pausedUntil, pausedHere.get(config.IG_ACCOUNT_ID) ?? 0)
+  const pausedUntil = async (): Promise<number> => {
+    const state = await sendState()
+    return Math.max(state.pausedUntil, pausedHere.get(state.name) ?? 0)
+  }
   const viaGraph = async <T>(op: (graph: Graph) => Promise<T>): Promise<T> => {
     const state = await sendState()
     // While Meta throttles the account, no Send API call at all: each one would extend the limit.
-    const until = Math.max(state.pausedUntil, pausedHere.get(config.IG_ACCOUNT_ID) ?? 0)
+    const owner = env.ACCOUNT.getByName(state.name)
+    const until = Math.max(state.pausedUntil, pausedHere.get(state.name) ?? 0)
     if (until > Date.now()) {
       throw new GraphError({ retryable: true, category: 'rate_limited', retryAfterMs: until - Date.now(), metaMessage: 'sending paused (throttled)' })
     }
@@ -94,7 +125,7 @@ export function createPipelineDeps(env: Env, config: Config, log: Logger, deadli
       fetch: (input, init) => fetch(input, init),
       base: config.GRAPH_API_BASE,
       version: config.GRAPH_API_VERSION,
-      accountId: config.IG_ACCOUNT_ID,
+      accountId: state.path,
       token: () => state.token,
     })
     let result: T
@@ -104,28 +135,22 @@ export function createPipelineDeps(env: Env, config: Config, log: Logger, deadli
       if (err instanceof GraphError && err.category === 'rate_limited') {
         const hinted = err.retryAfterMs !== undefined
         const wanted = Date.now() + (err.retryAfterMs ?? THROTTLE_DEFAULT_MS)
-        pausedHere.set(config.IG_ACCOUNT_ID, Math.max(pausedHere.get(config.IG_ACCOUNT_ID) ?? 0, wanted))
-        const until = await account()
-          .pauseSending(wanted)
-          .catch(() => wanted)
-        pausedHere.set(config.IG_ACCOUNT_ID, Math.max(pausedHere.get(config.IG_ACCOUNT_ID) ?? 0, until))
-        forgetAccountHealth(config.IG_ACCOUNT_ID)
+        pausedHere.set(state.name, Math.max(pausedHere.get(state.name) ?? 0, wanted))
+        const until = await owner.pauseSending(wanted).catch(() => wanted)
+        pausedHere.set(state.name, Math.max(pausedHere.get(state.name) ?? 0, until))
+        forgetAccountHealth(state.name)
         log.warn('send_paused', { pause_s: Math.round((until - Date.now()) / 1000), hinted, ...(err.code !== undefined ? { code: err.code } : {}), ...(err.status !== undefined ? { status: err.status } : {}) })
       }
       if (err instanceof GraphError && err.code === 190) {
-        forgetCachedToken(config.IG_ACCOUNT_ID)
-        const outcome = await account()
-          .tokenRejected(state.token, 'send_api_190')
-          .catch(() => 'unreachable')
+        forgetCachedToken(state.name)
+        const outcome = await owner.tokenRejected(state.token, 'send_api_190').catch(() => 'unreachable')
         log.warn('token_rejected', { outcome })
       }
       throw err
     }
     if (state.invalid) {
       state.invalid = false
-      const outcome = await account()
-        .tokenAccepted(state.token)
-        .catch(() => 'unreachable')
+      const outcome = await owner.tokenAccepted(state.token).catch(() => 'unreachable')
       log.info('token_accepted', { outcome })
     }
     return result
@@ -148,7 +173,7 @@ export function createPipelineDeps(env: Env, config: Config, log: Logger, deadli
     comments: {
       privateReply: (commentId, text) => viaGraph((graph) => graph.privateReply(commentId, text, { signal: AbortSignal.timeout(SEND_TIMEOUT_MS) })),
       publicReply: (commentId, text) => viaGraph((graph) => graph.publicReply(commentId, text, { signal: AbortSignal.timeout(SEND_TIMEOUT_MS) })),
-      slot: () => account().privateReplySlot(config.PRIVATE_REPLIES_PER_HOUR, config.PRIVATE_REPLY_WINDOW_SECONDS),
+      slot: async () => (await account()).privateReplySlot(config.PRIVATE_REPLIES_PER_HOUR, config.PRIVATE_REPLY_WINDOW_SECONDS),
     },
     canSend: async (userId) => {
       const state = await sendState()
@@ -174,24 +199,42 @@ export function createPipelineDeps(env: Env, config: Config, log: Logger, deadli
       const info = classifyGraphError(undefined, undefined, true)
       return { retryable: info.retryable, category: info.category, ambiguous: true }
     },
-    spendBudget: (day) => account().spend(day, config.LLM_DAILY_BUDGET),
+    spendBudget: async (day) => {
+      const name = (await sendState()).name
+      // Pending numbers ride along on a call the reply makes anyway.
+      const tally = pending.take(name)
+      try {
+        return await (await account()).spend(day, config.LLM_DAILY_BUDGET, Date.now(), tally)
+      } catch (err) {
+        pending.restore(name, tally)
+        throw err
+      }
+    },
     report: async (event, fields) => {
       // A reply's own summary line (reply_sent) says it at info; other stages are rarer news.
       log[event === 'replied' ? 'debug' : 'info'](`stage_${event}`, fields)
       const stage = event === 'token_invalid' ? 'send_failed' : event
       if (stage !== 'refused') count(env, stage)
+      let name: string | undefined
+      let tally: Tally | undefined
       try {
         // (A 190 was already reported with the token it was given for, in viaGraph.)
+        name = (await sendState()).name
+        if (stage === 'replied') pending.add(name, tallyKeyFor(typeof fields?.outcome === 'string' ? fields.outcome : undefined), typeof fields?.received === 'number' ? fields.received : undefined)
+        if (stage === 'send_failed') pending.add(name, 'failed')
         if (stage === 'replied') {
           // What /healthz shows changed; its per-isolate cache must not hide it.
-          forgetAccountHealth(config.IG_ACCOUNT_ID)
+          forgetAccountHealth(name)
           const now = Date.now()
-          if (now - (lastRepliedReport.get(config.IG_ACCOUNT_ID) ?? 0) < REPLIED_REPORT_EVERY_MS) return
-          lastRepliedReport.set(config.IG_ACCOUNT_ID, now)
+          if (now - (lastRepliedReport.get(name) ?? 0) < REPLIED_REPORT_EVERY_MS) return
+          lastRepliedReport.set(name, now)
         }
-        if (stage === 'replied' || stage === 'send_failed')
-          await account().report(stage, { reason: typeof fields?.reason === 'string' ? fields.reason : undefined })
+        if (stage === 'replied' || stage === 'send_failed') {
+          tally = pending.take(name)
+          await (await account()).report(stage, { reason: typeof fields?.reason === 'string' ? fields.reason : undefined, tally })
+        }
       } catch {
+        if (name) pending.restore(name, tally)
         log.warn('account_report_failed')
       }
     },

@@ -16,7 +16,7 @@ const cache = new Map<string, { at: number; token: string; value: Promise<Accoun
 export function accountHealth(env: Env, config: Config, now = Date.now()): Promise<AccountStatus | null> {
   const hit = cache.get(config.IG_ACCOUNT_ID)
   // A newly configured token (which may end a deauthorization) is never answered from the cache.
-  if (hit && now - hit.at < HEALTH_CACHE_MS && hit.token === config.IG_ACCESS_TOKEN) return hit.value
+  if (hit && now - hit.at < HEALTH_CACHE_MS && hit.token === (config.IG_ACCESS_TOKEN ?? '')) return hit.value
   const value = env.ACCOUNT.getByName(config.IG_ACCOUNT_ID)
     .status(config.LLM_DAILY_BUDGET, now, config.IG_ACCESS_TOKEN)
     .catch(() => {
@@ -24,7 +24,7 @@ export function accountHealth(env: Env, config: Config, now = Date.now()): Promi
       cache.delete(config.IG_ACCOUNT_ID)
       return null
     })
-  cache.set(config.IG_ACCOUNT_ID, { at: now, token: config.IG_ACCESS_TOKEN, value })
+  cache.set(config.IG_ACCOUNT_ID, { at: now, token: config.IG_ACCESS_TOKEN ?? '', value })
   return value
 }
 

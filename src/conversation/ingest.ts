@@ -128,7 +128,7 @@ async function afterAck(
         return
       }
       const stub = env.SENDER.getByName(name)
-      const pipeline = createPipelineDeps(env, config, log, () => deadline)
+      const pipeline = createPipelineDeps(env, config, log, () => deadline, group.accountId)
       // One sender's replies go out one after another, in message order. Then this runner takes
       // the sender's other new jobs too: ones that were waiting behind a reply in flight in
       // another delivery would otherwise wait for the alarm.

@@ -146,6 +146,7 @@ export async function runJob(
     return runCommentJob(deps, store, job, job.kind, jl, deadline, { echoGraceMs: ECHO_GRACE_MS, modelMs, minStartMs: MIN_START_MS })
   }
   try {
+    let outcome: string | undefined
     let parts = job.parts
     let firstBegun = false
     const modelMs = config.LLM_TIMEOUT_MS + (config.MODERATION ? MODERATION_TIMEOUT_MS : 0)
@@ -163,6 +164,7 @@ export async function runJob(
     }
     if (!parts) {
       const generated = await generate(deps, store, job)
+      outcome = generated.outcome
       parts = deps.split(generated.text)
       if (!(await store.saveReply(job.id, job.leaseId, parts, generated.outcome))) return 'skipped'
       firstBegun = parts.length > 0
@@ -224,7 +226,9 @@ export async function runJob(
     }
     if (parts.length) {
       if (config.MARK_SEEN) await deps.send.action(job.userId, 'mark_seen').catch(() => {})
-      await deps.report('replied', { ms: deps.now() - started })
+      // A job resumed with saved parts counts under its fixed reason, or as answered.
+      const kindOutcome = job.kind.type === 'fixed' ? job.kind.reason : 'llm'
+      await deps.report('replied', { ms: deps.now() - started, outcome: outcome ?? kindOutcome, received: job.timestamp })
       jl.debug('reply_sent', { parts: parts.length, ms: deps.now() - started, latency_ms: deps.now() - job.timestamp })
     }
     return 'done'

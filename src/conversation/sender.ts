@@ -25,7 +25,7 @@ import { Memory } from './memory'
 import { eventKey, seenKey } from './names'
 import { runJob } from './pipeline'
 import { MODEL_CALLED } from '../llm/reply'
-import { StateStore } from './state'
+import { StateStore, type ConversationState } from './state'
 import { KV_SWEEP_DELAY_MS, KvSweep, SWEEP_SCHEMA } from './sweep'
 import { clampFutureTimestamps } from '../meta/webhook'
 
@@ -61,6 +61,7 @@ const SCHEMA = `
   CREATE TABLE IF NOT EXISTS own (out_mid TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
   ${SWEEP_SCHEMA}
 `
+
 
 export class SenderObject extends DurableObject<Env> {
   private readonly sql: SqlStorage
@@ -214,7 +215,7 @@ export class SenderObject extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     const config = this.config()
     const log = createLogger({ component: 'sender_alarm', sender: await hashId(this.state.get('user_id') ?? '', config.APP_SECRET) })
-    const deps = createPipelineDeps(this.env, config, log, () => Date.now() + ALARM_JOB_BUDGET_MS)
+    const deps = createPipelineDeps(this.env, config, log, () => Date.now() + ALARM_JOB_BUDGET_MS, this.state.get('account_id') ?? undefined)
     // Jobs never attempted (queued behind a finished one) run at once; retries at their time.
     for (const id of this.jobs.pending()) await runJob(deps, this, id, { immediate: id === this.jobs.firstFresh() })
     await this.sweep.run(Date.now())
@@ -259,6 +260,17 @@ export class SenderObject extends DurableObject<Env> {
   /** Test seam: runs the KV sweep as the alarm would at `now`. */
   async sweepKv(now = Date.now()): Promise<number> {
     return this.sweep.run(now)
+  }
+
+  /** Whether the bot answers this sender now, and if not why (for the operator). */
+  async conversationState(now = Date.now()): Promise<ConversationState> {
+    return this.state.conversation(now)
+  }
+
+  /** The operator lets the bot answer again after a pause. An opt-out stays: only the customer's START ends it. */
+  async resume(): Promise<ConversationState> {
+    this.state.delete('paused_until', 'pause_reason')
+    return this.state.conversation(Date.now())
   }
 
   /** Test and data-deletion helper: everything stored about this sender. */

@@ -9,12 +9,20 @@ export type StateKey =
   | 'bucket_at'
   | 'notice_at'
   | 'paused_until'
+  | 'pause_reason'
   | 'opted_out'
   | 'last_user_at'
   | 'last_reply_at'
   | 'budget_notice_day'
   | 'llm_day'
   | 'llm_calls'
+
+/** Whether the bot answers a sender now, and if not why (for the operator). */
+export interface ConversationState {
+  optedOut: boolean
+  pausedUntil: number | null
+  pauseReason: 'handoff' | 'person_answered' | null
+}
 
 export class StateStore {
   constructor(private readonly sql: SqlStorage) {}
@@ -34,6 +42,15 @@ export class StateStore {
 
   delete(...keys: StateKey[]): void {
     for (const k of keys) this.sql.exec('DELETE FROM state WHERE k = ?', k)
+  }
+
+  conversation(now: number): ConversationState {
+    const until = this.num('paused_until')
+    return {
+      optedOut: this.get('opted_out') !== undefined,
+      pausedUntil: until > now ? until : null,
+      pauseReason: until > now ? (this.get('pause_reason') === 'handoff' ? 'handoff' : 'person_answered') : null,
+    }
   }
 
   /** Drops everything but the opt-out, which must outlive all other state. */

@@ -88,7 +88,9 @@ const schema = z.object({
   APP_SECRET: secret,
   APP_SECRET_PREVIOUS: optionalText,
   VERIFY_TOKEN: secret,
-  IG_ACCESS_TOKEN: secret,
+  // Required unless the connect page can obtain a token (INSTAGRAM_APP_ID, INSTAGRAM_APP_SECRET and
+  // ADMIN_TOKEN all set); checked in readConfig so it is reported with everything else.
+  IG_ACCESS_TOKEN: optionalText,
   // Required only by the settings that use it (see `needsOpenAiKey`), so it is checked below.
   OPENAI_API_KEY: optionalText,
   IG_ACCOUNT_ID: z.string().trim().min(1).default('me'),
@@ -177,6 +179,13 @@ const schema = z.object({
   // Operator access. Unset means the operator routes are closed (never open by default); a set
   // token must be long enough that guessing it online is hopeless.
   ADMIN_TOKEN: operatorToken,
+  // Connect page (Instagram Login OAuth): the Instagram app's id and secret, from the App
+  // Dashboard's "API setup with Instagram Login". Unset means the Connect button explains what to set.
+  INSTAGRAM_APP_ID: z.string().trim().regex(/^\d{1,32}$/, 'must be the numeric Instagram app id').optional(),
+  INSTAGRAM_APP_SECRET: optionalText,
+  // Where the OAuth dialog and the code exchange live; only the sandbox's stand-in changes them.
+  INSTAGRAM_AUTHORIZE_URL: httpUrl.default('https://www.instagram.com/oauth/authorize'),
+  INSTAGRAM_TOKEN_URL: httpUrl.default('https://api.instagram.com/oauth/access_token'),
   HEALTHZ_TOKEN: operatorToken,
 })
 
@@ -239,6 +248,7 @@ export function readConfig(env: object): ConfigResult {
   }
   // Settings each provider needs, checked here so they are reported with everything else.
   if (raw.OPENAI_API_KEY === undefined && needsOpenAiKey(raw)) missing.add('OPENAI_API_KEY')
+  if (raw.IG_ACCESS_TOKEN === undefined && !(raw.INSTAGRAM_APP_ID && raw.INSTAGRAM_APP_SECRET && raw.ADMIN_TOKEN)) missing.add('IG_ACCESS_TOKEN')
   const workersAi = typeof raw.LLM_PROVIDER === 'string' && raw.LLM_PROVIDER.trim() === 'workers-ai'
   if (workersAi && !hasAiBinding(env)) missing.add('AI')
   let result: ConfigResult

@@ -17,6 +17,7 @@ import { createMetaCallbacks } from './meta-callbacks'
 import { healthz } from './healthz'
 import { createAdminRoutes } from './admin'
 import { count } from '../core/metrics'
+import { createOperatorRoutes } from './operator'
 import pkg from '../../package.json'
 
 export const VERSION: string = pkg.version
@@ -140,6 +141,8 @@ export function createApp() {
       }
     })
   )
+
+  app.route('/', createOperatorRoutes())
 
   app.notFound((c) => c.text('Not Found', 404))
   app.onError((err, c) => {

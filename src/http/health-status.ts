@@ -11,6 +11,7 @@ export const UNABLE_TO_SEND: ReadonlySet<string> = new Set([
   'token_expired',
   'app_deauthorized',
   'account_object_unreachable',
+  'no_account_connected',
 ])
 
 export function healthStatusCode(degraded: readonly string[]): 200 | 503 {

@@ -10,6 +10,7 @@ import { healthStatusCode } from './health-status'
 import { readConfig } from '../core/config'
 import { counterSnapshot } from '../core/metrics'
 import { accountHealth } from '../conversation/health'
+import { accountMismatch } from './operator'
 
 /** What the operator should do about each degraded reason. */
 export const ACTIONS: Record<string, string> = {
@@ -22,6 +23,8 @@ export const ACTIONS: Record<string, string> = {
   llm_budget_exhausted: 'The daily LLM budget is used up: senders get BUDGET_REPLY until 00:00 UTC. Raise LLM_DAILY_BUDGET if this is real traffic.',
   send_throttled:
     'Meta throttled the account (rate limit): no DM is sent until send_paused_until, then the waiting replies go out. If it keeps happening, the account is sending more than Meta allows.',
+  no_account_connected: 'No Instagram account is connected and IG_ACCESS_TOKEN is not set: open /admin, sign in with ADMIN_TOKEN and click Connect Instagram account.',
+  account_mismatch: 'IG_ACCOUNT_ID names another account than the one connected on /admin: set IG_ACCOUNT_ID to the connected account id (shown on /admin), or to me.',
   account_object_unreachable: 'The account Durable Object did not answer: check the Worker logs (wrangler tail) and the Durable Object bindings.',
 }
 
@@ -48,6 +51,9 @@ export async function healthz<E extends { Bindings: Env }>(c: Context<E>, versio
     degraded.push(...account.token.degraded_reasons)
     if (account.budgetExhausted) degraded.push('llm_budget_exhausted')
     if (account.sendPausedUntil !== null && account.sendPausedUntil > Date.now()) degraded.push('send_throttled')
+    // Deployed for the connect page and nothing connected yet: no token to send with.
+    if (!cfg.config.IG_ACCESS_TOKEN && !account.connections.length) degraded.push('no_account_connected')
+    if (account.connections.some((a) => accountMismatch(cfg.config.IG_ACCOUNT_ID, a))) degraded.push('account_mismatch')
   } else {
     degraded.push('account_object_unreachable')
   }

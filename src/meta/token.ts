@@ -11,7 +11,8 @@ export interface TokenRecord {
   obtainedAt: number
   expiresAt?: number
   invalid?: { at: number; reason: string }
-  source: 'refreshed' | 'configured'
+  /** configured: IG_ACCESS_TOKEN; connected: obtained on the connect page; refreshed: by the cron. */
+  source: 'refreshed' | 'configured' | 'connected'
 }
 
 export interface TokenStore {

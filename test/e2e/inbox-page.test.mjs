@@ -72,10 +72,11 @@ describe('inbox page', () => {
   })
 
   test('the buttons deliver a photo, a story mention, a reaction, an unsend, an agent echo and a duplicate, all accepted', async () => {
-    for (const kind of ['image', 'story_mention', 'reaction', 'duplicate', 'echo', 'unsend']) {
-      const count = await page.locator('.meta, .system').count()
+    // Each click waits for its own line: counting lines raced with replies arriving late.
+    const shows = { image: '📷 Photo', story_mention: 'Mentioned you in their story', reaction: 'You reacted', duplicate: 'Meta redelivered', echo: 'sent from the Instagram app', unsend: 'You unsent a message' }
+    for (const [kind, line] of Object.entries(shows)) {
       await page.click(`#actions button[data-kind="${kind}"]`)
-      await page.waitForFunction((n) => document.querySelectorAll('.meta, .system').length > n, count, { timeout: 10000 })
+      await page.locator('#messages', { hasText: line }).waitFor({ timeout: 10000 })
     }
     const text = await page.locator('#messages').textContent()
     assert.match(text, /📷 Photo/)

@@ -23,13 +23,25 @@ const el = (tag, cls, text) => {
   return n
 }
 const initials = (name) => name.split(/\s+/).map((w) => w[0] ?? '').join('').slice(0, 2).toUpperCase()
+const FIRST = ['Maya', 'Noah', 'Lea', 'Omar', 'Ines', 'Jonas', 'Aiko', 'Luca', 'Zoe', 'Ravi', 'Elif', 'Sam', 'Nora', 'Theo', 'Amara', 'Felix']
+const LAST = ['Lopez', 'Kim', 'Novak', 'Haddad', 'Silva', 'Berg', 'Tanaka', 'Rossi', 'Dubois', 'Patel', 'Demir', 'Okafor', 'Larsen', 'Weber', 'Mensah', 'Costa']
+const hash = (id) => [...String(id)].reduce((h, ch) => (h * 31 + ch.charCodeAt(0)) >>> 0, 7)
+/** A readable, stable name for a sender the simulator or New sender made up. */
+const nameFor = (id) => `${FIRST[hash(id) % FIRST.length]} ${LAST[(hash(id) >>> 4) % LAST.length]}`
+/** A stable avatar colour per sender. */
+const avatar = (t, cls = 'avatar') => {
+  const a = el('div', cls, initials(t.name))
+  a.style.background = `hsl(${hash(t.id) % 360} 55% 55%)`
+  a.style.color = '#fff'
+  return a
+}
 const time = (ms) => new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' })
 
 function thread(id) {
   let t = threads.get(id)
   if (!t) {
     const preset = PRESETS.find((p) => p.id === id)
-    t = { id, name: preset?.name ?? `Customer …${id.slice(-4)}`, items: [], typingUntil: 0, seenSeq: 0 }
+    t = { id, name: preset?.name ?? nameFor(id), items: [], typingUntil: 0, seenSeq: 0, state: null }
     threads.set(id, t)
   }
   return t
@@ -43,7 +55,8 @@ function classify(text) {
   if (/resting for today|budget/.test(t)) return ['notice', 'daily budget notice']
   if (/person from our team|take over|handed over|human/.test(t)) return ['handoff', 'handoff']
   if (/can only help with questions|can't share|cannot share|blocked|not able to help with that/.test(t)) return ['blocked', 'blocked / refused']
-  if (/won't get automated replies|automated replies are back/.test(t)) return ['notice', 'opt-out']
+  if (/automated replies are back/.test(t)) return ['opt-in', 'opt-in']
+  if (/won't get automated replies/.test(t)) return ['notice', 'opt-out']
   if (/can't answer right now|try again in a little while/.test(t)) return ['notice', 'fallback reply']
   return null
 }
@@ -95,16 +108,19 @@ function renderList() {
   for (const t of threads.values()) {
     const li = el('li', t.id === active ? 'active' : '')
     li.dataset.sender = t.id
-    li.append(el('div', 'avatar', initials(t.name)))
+    li.append(avatar(t))
     const body = el('div')
     body.append(el('div', 'who', t.name))
-    const last = t.items[t.items.length - 1]
-    const preview = !last ? `id ${t.id}` : last.type === 'outbound' ? `sandbox_shop: ${last.record.text ?? ''}` : inboundText(last)
+    // Reactions, unsends and redeliveries are not messages: the preview keeps the last one shown.
+    const visible = t.items.filter((i) => i.type === 'outbound' || (!i.duplicate && !i.unsent && i.kind !== 'reaction' && i.kind !== 'unsend'))
+    const last = visible[visible.length - 1]
+    const preview = !last ? `id ${t.id}` : last.type === 'outbound' ? `sandbox_shop: ${last.record.text ?? ''}` : last.kind === 'echo' ? `sandbox_shop: ${last.text ?? ''}` : inboundText(last)
     body.append(el('div', 'preview', preview))
     li.append(body)
     li.addEventListener('click', () => {
       active = t.id
       render()
+      refreshState(0)
     })
     list.append(li)
   }
@@ -112,8 +128,9 @@ function renderList() {
 
 function renderThread() {
   const t = thread(active)
-  $('head-avatar').textContent = initials(t.name)
+  $('head-avatar').replaceWith(Object.assign(avatar(t), { id: 'head-avatar' }))
   $('head-name').textContent = t.name
+  renderState(t)
   $('head-sub').textContent = `Instagram-scoped id ${t.id} · ${info.observesReplies ? 'replies shown as they reach the Graph API stand-in' : 'replies go to the real Graph API (not shown here)'}`
   const box = $('messages')
   box.replaceChildren()
@@ -200,6 +217,53 @@ function renderComments() {
   }
 }
 
+const clock = (ms) => new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+
+/** The conversation's state as the Worker keeps it: paused (and why), opted out. */
+function renderState(t) {
+  const box = $('convo-state')
+  const s = t.state
+  box.replaceChildren()
+  if (!s || (!s.optedOut && !s.pausedUntil)) {
+    box.hidden = true
+    return
+  }
+  const text = s.optedOut
+    ? 'Bot off for this customer: opted out (sent STOP). Only their START turns it back on.'
+    : `Bot paused until ${clock(s.pausedUntil)} (${s.pauseReason === 'handoff' ? 'handoff requested' : 'a person answered'})`
+  box.append(el('span', '', text))
+  if (s.pausedUntil && info.canResume) {
+    const b = el('button', '', 'Resume bot')
+    b.type = 'button'
+    b.id = 'resume'
+    b.addEventListener('click', async () => {
+      const res = await fetch(`/api/resume?sender=${t.id}`, { method: 'POST' })
+      if (res.ok) t.state = await res.json()
+      render()
+    })
+    box.append(b)
+  }
+  box.hidden = false
+}
+
+let stateTimer
+/** Asks for the active conversation's state (debounced: events arrive in bursts). */
+function refreshState(delay = 400) {
+  clearTimeout(stateTimer)
+  stateTimer = setTimeout(async () => {
+    const t = thread(active)
+    try {
+      const res = await fetch(`/api/conversation?sender=${t.id}`)
+      if (res.ok) {
+        t.state = await res.json()
+        renderThread()
+      }
+    } catch {
+      /* the health strip reports it */
+    }
+  }, delay)
+}
+
 function render() {
   renderList()
   renderThread()
@@ -264,7 +328,6 @@ $('comment-form').addEventListener('submit', async (e) => {
 $('new-sender').addEventListener('click', () => {
   const id = `9${String(Math.floor(Math.random() * 1e15)).padStart(15, '0')}`
   const t = thread(id)
-  t.name = `New customer …${id.slice(-4)}`
   active = id
   render()
 })
@@ -289,15 +352,51 @@ async function start() {
   try {
     info = await (await fetch('/api/info')).json()
     $('mode-text').textContent = `${info.workerUrl} · LLM: ${info.mode.realLlm ? 'real (from .dev.vars)' : 'sandbox stand-in'} · Graph API: ${info.mode.realGraph ? 'real (from .dev.vars)' : 'sandbox stand-in'}`
+    // One click into the Worker's operator page: the sandbox's own admin token signs in there.
+    const form = $('connect-form')
+    form.action = `${info.workerUrl}/admin/login`
+    if (info.adminToken) $('connect-token').value = info.adminToken
+    else form.addEventListener('submit', (e) => {
+      e.preventDefault()
+      window.open(`${info.workerUrl}/admin`, '_blank')
+    })
+    form.hidden = false
+    if (info.canReset) {
+      const reset = $('reset-sandbox')
+      reset.hidden = false
+      reset.addEventListener('click', async () => {
+        if (!confirm('Delete the sandbox\'s local state (conversations, pauses, opt-outs, connected account) and restart the Worker?')) return
+        reset.disabled = true
+        reset.textContent = 'Resetting…'
+        await fetch('/api/reset', { method: 'POST' }).catch(() => {})
+        location.reload()
+      })
+    }
+    const notes = []
+    if (info.stateReused) notes.push('State from an earlier run is reused: paused or opted-out senders stay so. Start empty with npm start -- --fresh or Reset sandbox.')
+    for (const i of info.ignoredDevVars ?? []) notes.push(`Ignored ${i.name} from .dev.vars: it ${i.why}, so the sandbox stand-in is used.`)
+    if (notes.length) {
+      $('state-notice').textContent = notes.join(' ')
+      $('state-notice').hidden = false
+    }
   } catch {
     /* the health strip reports it */
   }
   render()
   const events = new EventSource('/api/events')
   events.onmessage = (e) => {
-    apply(JSON.parse(e.data))
+    const item = JSON.parse(e.data)
+    if (item.type === 'reset') {
+      location.reload()
+      return
+    }
+    apply(item)
     render()
+    // Only events of the open conversation can change its state.
+    const who = item.type === 'inbound' ? item.senderId : item.record?.recipientId
+    if (who === active) refreshState()
   }
+  refreshState(0)
   health()
   setInterval(health, 5000)
   // Typing indicators expire like Instagram's (20 s without a message).
