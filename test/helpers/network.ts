@@ -43,7 +43,8 @@ export function installNetwork(opts: NetworkOptions = {}) {
       return (await opts.me?.(req)) ?? Response.json({ id: '17841400000000001', user_id: '17841400000000001' })
     }
     if (url.host === 'graph.test') {
-      const raw = await req.text()
+      // Bytes, not .text(): workerd warns when .text() reads a form-encoded body.
+      const raw = new TextDecoder().decode(await req.arrayBuffer())
       // JSON for the Send API; form-encoded for public replies (POST /<comment-id>/replies).
       const body = /x-www-form-urlencoded/.test(req.headers.get('content-type') ?? '') ? { form: Object.fromEntries(new URLSearchParams(raw)) } : JSON.parse(raw)
       const call: GraphCall = { path: url.pathname, auth: req.headers.get('authorization'), body: body as GraphCall['body'] }
