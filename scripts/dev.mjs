@@ -3,13 +3,21 @@
  * check of the settings it would start with, so a missing one is named at startup rather than
  * by the first webhook's 503. Names only, never values. Uses wrangler's default local state
  * (.wrangler/state), which `npm start` does not touch.
- * Run with --experimental-strip-types (package.json does), so the check is the Worker's own.
+ * The check is the Worker's own: src/core/config.ts, bundled with esbuild (wrangler's bundler)
+ * into .wrangler/tmp for Node.
  */
 import { spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { readConfig } from '../src/core/config.ts'
+import { pathToFileURL } from 'node:url'
+import { buildSync } from 'esbuild'
 import { parseDotVars, readDevVars, ROOT } from './sandbox/sandbox.mjs'
+
+async function loadReadConfig() {
+  const outfile = join(ROOT, '.wrangler', 'tmp', 'dev-config.mjs')
+  buildSync({ entryPoints: [join(ROOT, 'src', 'core', 'config.ts')], bundle: true, format: 'esm', platform: 'node', outfile, logLevel: 'silent' })
+  return (await import(pathToFileURL(outfile).href)).readConfig
+}
 
 /** The [vars] table of wrangler.toml: KEY = "value" lines (all this project uses). */
 export function tomlVars(text) {
@@ -26,8 +34,8 @@ export function tomlVars(text) {
   return out
 }
 
-export function settingsReport(env) {
-  const cfg = readConfig(env)
+export async function settingsReport(env) {
+  const cfg = (await loadReadConfig())(env)
   if (cfg.ok) return { ok: true, lines: ['Settings: all required settings are present.'] }
   const lines = []
   if (cfg.missing.length) lines.push(`Missing settings: ${cfg.missing.join(', ')}`)
@@ -43,7 +51,7 @@ export function settingsReport(env) {
 
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop())) {
   const env = { ...tomlVars(readFileSync(join(ROOT, 'wrangler.toml'), 'utf8')), ...readDevVars() }
-  const report = settingsReport(env)
+  const report = await settingsReport(env)
   for (const line of report.lines) (report.ok ? console.log : console.warn)(line)
   const child = spawn(process.execPath, [join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js'), 'dev', ...process.argv.slice(2)], {
     cwd: ROOT,
