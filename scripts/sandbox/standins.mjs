@@ -109,7 +109,7 @@ function failurePlan() {
  *   `recipient.comment_id` (one per comment, as Meta enforces)
  * - GET, POST, DELETE /:version/:id/messenger_profile (ice breakers, persistent menu)
  * - /__sandbox/: GET messages?since=&recipient=, GET calls?since=, GET events (SSE),
- *   POST reset, POST config {latencyMs, failRate, failNext, token}
+ *   POST reset, POST config {latencyMs, failRate, failNext, throttleNext, throttleMinutes, token}
  * Options: { token, latencyMs (50), failRate (0), accountId, host, port }
  */
 export async function startGraphStandin(opts = {}) {
@@ -117,6 +117,9 @@ export async function startGraphStandin(opts = {}) {
     latencyMs: opts.latencyMs ?? 50,
     failRate: opts.failRate ?? 0,
     failNext: 0,
+    // The next this-many Send API calls are throttled (code 4), with this many minutes to wait.
+    throttleNext: 0,
+    throttleMinutes: 60,
   }
   const tokens = new Set([opts.token ?? SANDBOX_IG_TOKEN])
   const oauth = createOAuthStandin({ appId: opts.appId ?? SANDBOX_INSTAGRAM_APP_ID, appSecret: opts.appSecret ?? SANDBOX_INSTAGRAM_APP_SECRET, tokens })
@@ -165,6 +168,16 @@ export async function startGraphStandin(opts = {}) {
     }
     // Which token sent it: the one from the connect flow, or the configured one.
     call.viaConnectedToken = oauth.snapshot().longTokens.includes(bearer(req, url))
+    if (cfg.throttleNext > 0) {
+      // Meta's throttle (§5.x): code 4 with a usage header saying when access comes back.
+      cfg.throttleNext--
+      call.throttled = true
+      call.status = 400
+      const usage = { [accountId]: [{ type: 'messenger', call_count: 100, total_cputime: 10, total_time: 10, estimated_time_to_regain_access: cfg.throttleMinutes }] }
+      return send(res, 400, metaError(400, '(#4) Application request limit reached', 4, { is_transient: true }).body, {
+        'x-business-use-case-usage': JSON.stringify(usage),
+      })
+    }
     if (cfg.failNext > 0 || shouldFail(cfg.failRate)) {
       if (cfg.failNext > 0) cfg.failNext--
       call.injectedFailure = true
@@ -445,6 +458,7 @@ export async function startGraphStandin(opts = {}) {
       profile = {}
       shouldFail = failurePlan()
       cfg.failNext = 0
+      cfg.throttleNext = 0
       emitter.emit('reset')
     },
     configure(next = {}) {
@@ -454,6 +468,8 @@ export async function startGraphStandin(opts = {}) {
         shouldFail = failurePlan()
       }
       if (Number.isFinite(next.failNext)) cfg.failNext = Math.max(0, Math.floor(next.failNext))
+      if (Number.isFinite(next.throttleNext)) cfg.throttleNext = Math.max(0, Math.floor(next.throttleNext))
+      if (Number.isFinite(next.throttleMinutes)) cfg.throttleMinutes = Math.max(0, next.throttleMinutes)
       if (typeof next.token === 'string' && next.token) tokens.add(next.token)
     },
     /** Resolves with the first record after `sinceSeq` matching `predicate`, or null on timeout. */
@@ -535,11 +551,12 @@ export function sandboxReply(messages) {
 /**
  * OpenAI-compatible chat completions stand-in.
  * POST /v1/chat/completions and /chat/completions; /__sandbox/: GET stats, POST reset,
- * POST config {latencyMs, down}. Options: { latencyMs (0), down (false), apiKey, host, port }.
+ * POST config {latencyMs, down, stallNext}. Options: { latencyMs (0), down (false), apiKey, host, port }.
  * With `apiKey` set, other bearer tokens get OpenAI's 401.
  */
 export async function startLlmStandin(opts = {}) {
-  const cfg = { latencyMs: opts.latencyMs ?? 0, down: opts.down ?? false }
+  // stallNext: the next this-many completions send their headers and half a body, then nothing.
+  const cfg = { latencyMs: opts.latencyMs ?? 0, down: opts.down ?? false, stallNext: 0 }
   let requests = []
   let counter = 0
   const emitter = new EventEmitter()
@@ -572,6 +589,15 @@ export async function startLlmStandin(opts = {}) {
     entry.messages = Array.isArray(body.messages) ? body.messages : []
     entry.model = typeof body.model === 'string' ? body.model : 'sandbox'
     const content = sandboxReply(entry.messages)
+    if (cfg.stallNext > 0) {
+      cfg.stallNext--
+      entry.status = 200
+      entry.stalled = true
+      emitter.emit('request', entry)
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+      // Half a completion, and the connection stays open with nothing more (closed on stop).
+      return res.write(`{"id":"chatcmpl-stalled","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"${content.slice(0, 5)}`)
+    }
     counter++
     const id = `chatcmpl-sandbox-${counter}`
     const created = Math.floor(Date.now() / 1000)
@@ -643,6 +669,7 @@ export async function startLlmStandin(opts = {}) {
     configure(next = {}) {
       if (Number.isFinite(next.latencyMs)) cfg.latencyMs = Math.max(0, next.latencyMs)
       if (typeof next.down === 'boolean') cfg.down = next.down
+      if (Number.isFinite(next.stallNext)) cfg.stallNext = Math.max(0, Math.floor(next.stallNext))
     },
     close: () => closeServer(server),
   }
