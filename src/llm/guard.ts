@@ -4,6 +4,7 @@
  * encodings, spacing/leet/homoglyph/zero-width obfuscation, reversed text, a few languages), not
  * known strings. It is one signal among several layers: the output guard holds when this misses.
  */
+import { MAX_USER_CHARS } from './prompt'
 
 export interface ScreenResult {
   flagged: boolean
@@ -206,7 +207,7 @@ const RULES: Rule[] = [
   },
   {
     name: 'output_hijack',
-    re: /(?:https?:\/\/|www\.)\S+[^\n]{0,80}\b(?:your|the) (?:reply|response|answer)\b|\b(?:your|the) (?:reply|response|answer)\b[^\n]{0,80}(?:https?:\/\/|www\.|\b[a-z0-9-]+\.(?:com|xyz|net|org|io)\b)/,
+    re: /(?:https?:\/\/|www\.)[^\n]{1,280}?\b(?:your|the) (?:reply|response|answer)\b|\b(?:your|the) (?:reply|response|answer)\b[^\n]{0,80}(?:https?:\/\/|www\.|\b[a-z0-9-]+\.(?:com|xyz|net|org|io)\b)/,
     weight: 2,
   },
   // Credential and secret fishing, which a shop assistant never needs to answer.
@@ -370,8 +371,19 @@ function firstStrong(s: string): Rule | undefined {
  * summed weight of the plain-text signals (2 or more flags). Obfuscated variants are checked
  * against the strong rules only, each prefixed in the rule name (`decoded:`, `reversed:`, ...).
  */
-export function screenInput(text: string): ScreenResult {
-  if (!text) return { flagged: false, score: 0 }
+/**
+ * How much of a text is screened. The model never sees more than MAX_USER_CHARS of one text
+ * (prompt.ts cuts after removing control and bidi characters and composing to NFC, which joins at
+ * most three code points into one), so this covers everything it can see, and it bounds the work
+ * an attacker can make the rules do (the screen also runs inside the sender object, before the 200).
+ */
+export const MAX_SCREEN_CHARS = 4 * MAX_USER_CHARS
+// What prompt.ts removes before it cuts, plus the invisible characters the screen ignores anyway.
+const UNSEEN = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g
+
+export function screenInput(raw: string): ScreenResult {
+  if (!raw) return { flagged: false, score: 0 }
+  const text = raw.replace(UNSEEN, '').replace(INVISIBLE, '').slice(0, MAX_SCREEN_CHARS)
   const plain = normalise(text)
   let score = 0
   let top: Rule | undefined
