@@ -137,7 +137,7 @@ export async function runJob(
   const pausedUntil = (await deps.sendPausedUntil?.().catch(() => 0)) ?? 0
   if (pausedUntil > deps.now()) {
     await store.release(job.id, job.leaseId, { retryAt: afterPause(pausedUntil), paced: true })
-    jl.info('reply_paused', { wait_s: Math.round((pausedUntil - deps.now()) / 1000) })
+    jl.debug('reply_paused', { wait_s: Math.round((pausedUntil - deps.now()) / 1000) })
     return 'deferred'
   }
   // Comments have their own limits (7 days, account pacing, one private reply ever).

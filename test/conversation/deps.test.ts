@@ -3,9 +3,10 @@
  * what a bare 401 means, and when an invalid mark is lifted (issue 17, findings 2 and 3).
  */
 import { env } from 'cloudflare:workers'
-import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
+import { createExecutionContext, runDurableObjectAlarm, runInDurableObject, waitOnExecutionContext } from 'cloudflare:test'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createLogger } from '../../src/core/log'
+import worker from '../../src/index'
 import { createPipelineDeps, forgetCachedToken } from '../../src/conversation/deps'
 import { newSender, postItems, testConfig } from '../helpers/deliver'
 import { installNetwork } from '../helpers/network'
@@ -119,13 +120,25 @@ describe('throttling (issue 17)', () => {
     }
   })
 
-  it('without a hint, pauses the account for minutes, not seconds', async () => {
+  it('without a hint, pauses the account for minutes, not seconds, and /healthz detail shows the pause', async () => {
     const acct = freshAccount()
     net = installNetwork({ graph: (call) => (call.body.sender_action ? undefined : throttled()) })
     const before = Date.now()
     await postItems([{ senderId: newSender(), text: 'hello' }], { IG_ACCOUNT_ID: acct.id } as Partial<Env>)
     expect(texts()).toBe(1)
-    expect((await acct.stub.status(100)).sendPausedUntil).toBeGreaterThanOrEqual(before + 4 * 60_000)
+    const until = (await acct.stub.status(100)).sendPausedUntil!
+    expect(until).toBeGreaterThanOrEqual(before + 4 * 60_000)
+    const healthzToken = 'healthz-token-for-the-throttle-test'
+    const ctx = createExecutionContext()
+    const res = await worker.fetch(
+      new Request('https://bot.test/healthz', { headers: { authorization: `Bearer ${healthzToken}` } }) as Request<unknown, IncomingRequestCfProperties>,
+      { ...env, IG_ACCOUNT_ID: acct.id, HEALTHZ_TOKEN: healthzToken } as Env,
+      ctx
+    )
+    await waitOnExecutionContext(ctx)
+    const body = (await res.json()) as { degraded: string[]; send_paused_until: string | null }
+    expect(body.degraded).toContain('send_throttled')
+    expect(body.send_paused_until).toBe(new Date(until).toISOString())
   })
 
   it('HTTP 429 with Retry-After pauses for that long', async () => {
