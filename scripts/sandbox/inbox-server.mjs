@@ -40,6 +40,23 @@ async function readJson(req) {
   }
 }
 
+/** The Host values this server answers to: its address and the loopback names for it. */
+export function ownHosts(host, port) {
+  const names = new Set([host, '127.0.0.1', 'localhost', '[::1]'].map((h) => h.toLowerCase()))
+  if (host === '0.0.0.0' || host === '::') names.delete(host)
+  return new Set([...names].map((h) => `${h}:${port}`))
+}
+
+/** The host:port of an Origin header ('null' and junk give ''). */
+function originHost(origin) {
+  try {
+    const u = new URL(origin)
+    return u.protocol === 'http:' ? u.host.toLowerCase() : ''
+  } catch {
+    return ''
+  }
+}
+
 /**
  * Options: { workerUrl, appSecret, accountId, graph (stand-in or null), mode, host, port }.
  * Returns { url, port, close() }.
@@ -104,8 +121,15 @@ export async function startInboxServer(opts) {
     return push('comment', { senderId, commentId, text, statuses: [status] })
   }
 
+  let own = new Set()
   const server = createServer(async (req, res) => {
     try {
+      // Only this page may drive the sandbox: a request whose Host is not this server's (DNS
+      // rebinding) or whose Origin is another site (any web page can POST to loopback) is refused.
+      if (!own.has(String(req.headers.host ?? '').toLowerCase()) || (req.headers.origin !== undefined && !own.has(originHost(req.headers.origin)))) {
+        res.writeHead(403, { 'content-type': 'text/plain' })
+        return res.end('Forbidden')
+      }
       const url = new URL(req.url ?? '/', 'http://localhost')
       const file = STATIC[url.pathname]
       if (file && req.method === 'GET') {
@@ -198,6 +222,7 @@ export async function startInboxServer(opts) {
     server.once('error', reject)
     server.listen(opts.port ?? 0, host, () => resolve(server.address().port))
   })
+  own = ownHosts(host, port)
   return {
     url: `http://${host}:${port}/`,
     port,

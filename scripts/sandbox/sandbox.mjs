@@ -64,6 +64,28 @@ function secretsEnvFile(secrets) {
   return { file, remove: () => rmSync(dir, { recursive: true, force: true }) }
 }
 
+/** Names whose values are secrets: they never go on a command line. */
+export function isSecretName(name) {
+  return /SECRET|TOKEN|KEY|PASSWORD|CREDENTIAL/i.test(name)
+}
+
+/**
+ * Splits the Worker's settings into what goes into the private env file (every secret: the
+ * sandbox's own, those from .dev.vars, and secret-named --var values, which win) and the plain
+ * settings that may go on the command line as --var.
+ */
+export function splitSecrets({ devVars, secretValues, vars }) {
+  const fileValues = {}
+  for (const [k, v] of Object.entries(devVars)) if (isSecretName(k)) fileValues[k] = v
+  Object.assign(fileValues, secretValues)
+  const cliVars = {}
+  for (const [k, v] of Object.entries(vars)) {
+    if (isSecretName(k)) fileValues[k] = v
+    else cliVars[k] = v
+  }
+  return { fileValues, cliVars }
+}
+
 /** A free loopback TCP port (preferred one when it is free). */
 export async function freePort(preferred = 0) {
   const tryPort = (port) =>
@@ -209,10 +231,13 @@ export async function startStack(opts = {}) {
     if (opts.script) args.splice(2, 0, opts.script)
     const env = { ...process.env }
     for (const k of NAMES_FROM_PROCESS_ENV) delete env[k]
-    const envFile = secretsEnvFile(fileValues)
+    // Every secret goes in through the private env file, never as an argument (a command line
+    // is visible to every user of the machine in `ps`): secret-named --var values too.
+    const split = splitSecrets({ devVars: {}, secretValues: fileValues, vars })
+    const envFile = secretsEnvFile(split.fileValues)
     started.push(async () => envFile.remove())
     args.push('--env-file', envFile.file)
-    for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`)
+    for (const [k, v] of Object.entries(split.cliVars)) args.push('--var', `${k}:${v}`)
     Object.assign(env, {
       WRANGLER_SEND_METRICS: 'false',
       CLOUDFLARE_CF_FETCH_ENABLED: 'false',
