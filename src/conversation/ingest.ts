@@ -24,6 +24,22 @@ import { clampFutureTimestamps, type InboundEvent, type WebhookEvent } from '../
 
 /** How many of a sender's waiting jobs one runner takes after its own. */
 const MAX_DRAIN_JOBS = 10
+/**
+ * Fan-out bounds. Claims go to at most this many sender objects at once, so a delivery with
+ * hundreds of senders is acknowledged without a burst of hundreds of simultaneous calls.
+ */
+export const CLAIM_CONCURRENCY = 8
+/**
+ * Outgoing requests (Graph and LLM) one invocation may make for replies: the Free plan allows 50
+ * subrequests per invocation, and some are kept in reserve. Reply work beyond it is handed to
+ * each sender's alarm, which runs in its own invocation with its own limits.
+ */
+export const REPLY_FETCH_BUDGET = 40
+
+/** Outgoing requests one LLM reply may need: typing, model, moderation, every part, mark_seen. */
+export function replyFetchCost(config: Config): number {
+  return 2 + (config.MODERATION ? 1 : 0) + config.MAX_REPLY_PARTS + (config.MARK_SEEN ? 1 : 0)
+}
 /** Everything after the 200 must finish inside waitUntil's 30 s; keep a margin. */
 const WAIT_UNTIL_BUDGET_MS = 25_000
 
@@ -55,7 +71,6 @@ interface Group {
 
 export async function handleDelivery(deps: DeliveryDeps, received: WebhookEvent[]): Promise<DeliveryOutcome> {
   const receivedAt = Date.now()
-  const invocationDeadline = receivedAt + WAIT_UNTIL_BUDGET_MS
   // A stamp from the future would hold the sender's window and memory expiry (see webhook.ts).
   const { events, clamped, maxAheadMs } = clampFutureTimestamps(received, receivedAt)
   if (clamped) deps.log.warn('timestamp_clamped', { events: clamped, max_ahead_s: Math.round(maxAheadMs / 1000) })
@@ -80,8 +95,11 @@ export async function handleDelivery(deps: DeliveryDeps, received: WebhookEvent[
     g.events.push(e)
   }
 
-  const settled = await Promise.allSettled([...groups.entries()].map(([name, g]) => acceptGroup(deps, name, g)))
-  const accepted: { name: string; group: Group; results: Accepted[] }[] = []
+  // The first senders' replies run in this invocation, as many as its request budget affords;
+  // the rest go to their objects' alarms right away.
+  const runHere = Math.floor(REPLY_FETCH_BUDGET / replyFetchCost(deps.config))
+  const settled = await mapSettled([...groups.entries()], CLAIM_CONCURRENCY, ([name, g], i) => acceptGroup(deps, name, g, i >= runHere))
+  const accepted: { name: string; group: Group; results: Accepted[]; handOff: boolean }[] = []
   let ok = true
   for (const s of settled) {
     if (s.status === 'rejected') {
@@ -97,24 +115,50 @@ export async function handleDelivery(deps: DeliveryDeps, received: WebhookEvent[
   count(deps.env, 'paused', (counts.paused ?? 0) + (counts.opted_out ?? 0))
   // Claims already made stay valid: their jobs run (here or from the alarm) even if this
   // delivery is answered with 503, and Meta's redelivery will see them as duplicates.
-  deps.waitUntil(afterAck(deps, accepted, invocationDeadline))
+  // waitUntil's 30 s start when the response goes out, that is after the claims (which for a
+  // delivery with many senders take a while), not when the request came in.
+  deps.waitUntil(afterAck(deps, accepted, Date.now() + WAIT_UNTIL_BUDGET_MS))
   return { ok, counts }
 }
 
-async function acceptGroup(deps: DeliveryDeps, name: string, g: Group): Promise<{ name: string; group: Group; results: Accepted[] }> {
+/** Like Promise.allSettled over `items.map(fn)`, with at most `limit` calls in flight. */
+export async function mapSettled<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<PromiseSettledResult<R>[]> {
+  const out: PromiseSettledResult<R>[] = new Array(items.length)
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++
+      try {
+        out[i] = { status: 'fulfilled', value: await fn(items[i]!, i) }
+      } catch (reason) {
+        out[i] = { status: 'rejected', reason }
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  return out
+}
+
+async function acceptGroup(deps: DeliveryDeps, name: string, g: Group, handOff: boolean): Promise<{ name: string; group: Group; results: Accepted[]; handOff: boolean }> {
   const stub = deps.env.SENDER.getByName(name)
-  const results = await stub.accept({ accountId: g.accountId, userId: g.userId, events: g.events, leaseFirst: true })
-  return { name, group: g, results }
+  const results = await stub.accept({ accountId: g.accountId, userId: g.userId, events: g.events, ...(handOff ? { handOff } : { leaseFirst: true }) })
+  return { name, group: g, results, handOff }
 }
 
 async function afterAck(
   deps: DeliveryDeps,
-  accepted: { name: string; group: Group; results: Accepted[] }[],
+  accepted: { name: string; group: Group; results: Accepted[]; handOff: boolean }[],
   deadline: number
 ): Promise<void> {
   const { env, config } = deps
+  const cost = replyFetchCost(config)
+  // What is left of this invocation's request budget once every sender run here has had its
+  // first reply; further replies and drains take from it, the rest waits for the alarm.
+  let spare = REPLY_FETCH_BUDGET - accepted.filter((a) => !a.handOff && a.results.some((r) => r.job)).length * cost
+  const handedOff = accepted.filter((a) => a.handOff && a.results.some((r) => r.job)).length
+  if (handedOff) deps.log.info('replies_handed_to_alarm', { senders: handedOff })
   await Promise.all(
-    accepted.map(async ({ name, group, results }) => {
+    accepted.map(async ({ name, group, results, handOff }) => {
       const log = deps.log.child({ sender: await hashId(group.userId, config.APP_SECRET) })
       for (const r of results) log.debug('event_accepted', { kind: r.kind, decision: r.decision })
       // Not awaited before the jobs start (one KV write per isolate and account, for erasure).
@@ -123,7 +167,7 @@ async function afterAck(
       const jobs = results
         .filter((r) => r.job)
         .sort((a, b) => (when.get(a.key) ?? 0) - (when.get(b.key) ?? 0))
-      if (!jobs.length) {
+      if (!jobs.length || handOff) {
         await registered
         return
       }
@@ -132,8 +176,12 @@ async function afterAck(
       // One sender's replies go out one after another, in message order. Then this runner takes
       // the sender's other new jobs too: ones that were waiting behind a reply in flight in
       // another delivery would otherwise wait for the alarm.
-      for (const r of jobs) await runJob(pipeline, stub, r.job!, { immediate: true, leased: r.lease })
-      for (let round = 0; round < MAX_DRAIN_JOBS && Date.now() < deadline; round++) {
+      for (const [n, r] of jobs.entries()) {
+        // The first reply was budgeted above; a later one only if the budget still allows.
+        if (n > 0 && (spare -= cost) < 0) break
+        await runJob(pipeline, stub, r.job!, { immediate: true, leased: r.lease })
+      }
+      for (let round = 0; round < MAX_DRAIN_JOBS && Date.now() < deadline && (spare -= cost) >= 0; round++) {
         const next = await stub.leaseNextFresh()
         if (!next || (await runJob(pipeline, stub, next.id, { leased: next })) !== 'done') break
       }

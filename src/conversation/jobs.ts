@@ -246,6 +246,11 @@ export class Jobs {
     this.unblock(now)
   }
 
+  /** Makes an unleased job due at `at` (the alarm runs it), e.g. when no Worker runner will. */
+  dueAt(jobId: string, at: number): void {
+    this.sql.exec(`UPDATE jobs SET next_at = MIN(next_at, ?) WHERE id = ? AND ${OPEN} AND lease_until <= ?`, at, jobId, at)
+  }
+
   /** The user unsent the message: a reply not generated yet is no longer wanted. */
   cancelUnsent(mid: string): void {
     // A runner generating it will find its job cancelled when it tries to save the reply.

@@ -42,6 +42,11 @@ export interface AcceptInput {
   now?: number
   /** Lease the first new job to the caller, who will run it at once. */
   leaseFirst?: boolean
+  /**
+   * The delivering Worker cannot afford this sender's replies (see ingest.ts, fan-out bounds):
+   * the new jobs are due at once, so this object's alarm runs them instead.
+   */
+  handOff?: boolean
 }
 
 // Tables keyed by text are WITHOUT ROWID: a rowid table keeps its text key in a second b-tree,
@@ -121,6 +126,7 @@ export class SenderObject extends DurableObject<Env> {
       // it a round trip. (Later jobs of the batch wait behind this one anyway.)
       const first = input.leaseFirst ? order.map(({ i }) => results[i]!).find((r) => r.job) : undefined
       if (first?.job) first.lease = this.jobs.lease(first.job, now, true) ?? undefined
+      if (input.handOff) for (const r of results) if (r.job) this.jobs.dueAt(r.job, now)
       this.scheduleAlarm(now, config)
     })
     return results

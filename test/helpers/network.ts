@@ -9,6 +9,8 @@ export interface GraphCall {
   /** The message_id the stand-in answered with, for text messages. */
   messageId?: string
   path: string
+  /** graph.test, or a name under it (`here.graph.test`) a test gave one Worker invocation. */
+  host: string
   auth: string | null
   body: { recipient?: { id?: string; comment_id?: string }; message?: { text?: string }; sender_action?: string; form?: Record<string, string>; [k: string]: unknown }
 }
@@ -28,26 +30,30 @@ export function installNetwork(opts: NetworkOptions = {}) {
   const graph: GraphCall[] = []
   const refreshes: URL[] = []
   const llm: { messages: { role: string; content: string }[]; [k: string]: unknown }[] = []
+  /** The host each LLM request went to (llm.test, or a name under it), in order. */
+  const llmHosts: string[] = []
   let messageCounter = 0
   const spy = vi.spyOn(globalThis, 'fetch').mockImplementation(async (input: RequestInfo | URL, init?: RequestInit) => {
     const req = new Request(input as RequestInfo, init)
     const url = new URL(req.url)
-    if (url.host === 'graph.test' && url.pathname.endsWith('/refresh_access_token')) {
+    const isGraph = url.host === 'graph.test' || url.host.endsWith('.graph.test')
+    const isLlm = url.host === 'llm.test' || url.host.endsWith('.llm.test')
+    if (isGraph && url.pathname.endsWith('/refresh_access_token')) {
       refreshes.push(url)
       const custom = await opts.refresh?.(url)
       if (custom) return custom
       return Response.json({ access_token: `refreshed-token-${refreshes.length}`, token_type: 'bearer', expires_in: 5_184_000 })
     }
-    if (url.host === 'graph.test' && req.method === 'GET' && url.pathname.endsWith('/me')) {
+    if (isGraph && req.method === 'GET' && url.pathname.endsWith('/me')) {
       // Identifies a refreshed token; every token belongs to the test account unless told otherwise.
       return (await opts.me?.(req)) ?? Response.json({ id: '17841400000000001', user_id: '17841400000000001' })
     }
-    if (url.host === 'graph.test') {
+    if (isGraph) {
       // Bytes, not .text(): workerd warns when .text() reads a form-encoded body.
       const raw = new TextDecoder().decode(await req.arrayBuffer())
       // JSON for the Send API; form-encoded for public replies (POST /<comment-id>/replies).
       const body = /x-www-form-urlencoded/.test(req.headers.get('content-type') ?? '') ? { form: Object.fromEntries(new URLSearchParams(raw)) } : JSON.parse(raw)
-      const call: GraphCall = { path: url.pathname, auth: req.headers.get('authorization'), body: body as GraphCall['body'] }
+      const call: GraphCall = { path: url.pathname, host: url.host, auth: req.headers.get('authorization'), body: body as GraphCall['body'] }
       graph.push(call)
       const custom = await opts.graph?.(call, graph.length)
       if (custom) return custom
@@ -55,9 +61,10 @@ export function installNetwork(opts: NetworkOptions = {}) {
       call.messageId = `m_${++messageCounter}`
       return Response.json({ recipient_id: call.body.recipient?.id, message_id: call.messageId })
     }
-    if (url.host === 'llm.test') {
+    if (isLlm) {
       const body = (await req.json()) as (typeof llm)[number]
       llm.push(body)
+      llmHosts.push(url.host)
       const answer = (await opts.llm?.(body, llm.length)) ?? `[sandbox] ${body.messages.at(-1)?.content.slice(0, 50) ?? ''}`
       if (answer instanceof Response) return answer
       return Response.json({
@@ -74,6 +81,7 @@ export function installNetwork(opts: NetworkOptions = {}) {
   return {
     graph,
     llm,
+    llmHosts,
     refreshes,
     /** Texts the Send API accepted, in order (failed attempts are in `graph` only). */
     texts: () => graph.filter((c) => c.messageId && c.body.recipient?.id).map((c) => messageText(c)),

@@ -9,10 +9,10 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { resetLogSampling, sampledWarn, SAMPLED_PER_WINDOW, type Logger } from '../../src/core/log'
 import worker from '../../src/index'
 import type { SenderObject } from '../../src/conversation/sender'
-import { DEFAULT_ACCOUNT_ID } from '../../tools/payloads'
+import { DEFAULT_ACCOUNT_ID, delivery, messagingItem } from '../../tools/payloads'
 import { signSignedRequest } from '../../src/meta/signed-request'
-import { postItems, senderStub, newSender, testConfig } from '../helpers/deliver'
-import { installNetwork } from '../helpers/network'
+import { post, postItems, senderStub, newSender, testConfig } from '../helpers/deliver'
+import { eventually, installNetwork } from '../helpers/network'
 import { APP_SECRET } from '../helpers/sign'
 
 let net: ReturnType<typeof installNetwork>
@@ -251,6 +251,35 @@ describe('operator erasure (finding 7)', () => {
     }
     expect((await senderStub(sender).snapshot()).turns.length).toBeGreaterThan(0)
   })
+})
+
+describe('fan-out bounds (finding 7)', () => {
+  const here = { GRAPH_API_BASE: 'https://here.graph.test', OPENAI_BASE_URL: 'https://here.llm.test/v1' } as Partial<Env>
+  const invocationRequests = () => net.graph.filter((c) => c.host === 'here.graph.test').length + net.llmHosts.filter((h) => h === 'here.llm.test').length
+
+  it('keeps the delivering invocation within the Free plan\'s 50 subrequests and hands the rest to the alarms', async () => {
+    const senders = Array.from({ length: 40 }, () => newSender())
+    expect((await post(delivery(senders.map((senderId) => messagingItem({ senderId, text: 'hi' }))), here)).status).toBe(200)
+    expect(invocationRequests()).toBeGreaterThan(0)
+    expect(invocationRequests()).toBeLessThanOrEqual(50)
+    await eventually(() => senders.every((s) => net.textsTo(s).length >= 1), 30_000)
+    await new Promise((r) => setTimeout(r, 500))
+    expect(senders.filter((s) => net.textsTo(s).length !== 1)).toEqual([])
+  }, 60_000)
+
+  it('answers every DM of a 300-sender delivery exactly once, with at most 50 outgoing requests in the delivering invocation', async () => {
+    const senders = Array.from({ length: 300 }, () => newSender())
+    // This invocation's requests go to hosts of their own; the objects' alarms use the bindings'.
+    const res = await post(delivery(senders.map((senderId) => messagingItem({ senderId, text: 'Are you open on Sunday?' }))), here)
+    expect(res.status).toBe(200)
+    // The claims take a while here; the replies run here still get waitUntil's time after the 200.
+    expect(invocationRequests()).toBeGreaterThan(0)
+    expect(invocationRequests()).toBeLessThanOrEqual(50)
+    await eventually(() => senders.every((s) => net.textsTo(s).length >= 1), 90_000)
+    // Exactly once: no sender answered twice, by the Worker and its alarm or by two alarms.
+    await new Promise((r) => setTimeout(r, 500))
+    expect(senders.filter((s) => net.textsTo(s).length !== 1)).toEqual([])
+  }, 120_000)
 })
 
 describe('unauthenticated noise is cheap (finding 7)', () => {
