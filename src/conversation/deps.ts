@@ -220,13 +220,16 @@ export function createPipelineDeps(env: Env, config: Config, log: Logger, deadli
       try {
         // (A 190 was already reported with the token it was given for, in viaGraph.)
         name = (await sendState()).name
-        if (stage === 'replied') pending.add(name, tallyKeyFor(typeof fields?.outcome === 'string' ? fields.outcome : undefined), typeof fields?.received === 'number' ? fields.received : undefined)
+        const kind = tallyKeyFor(typeof fields?.outcome === 'string' ? fields.outcome : undefined)
+        if (stage === 'replied') pending.add(name, kind, typeof fields?.received === 'number' ? fields.received : undefined)
         if (stage === 'send_failed') pending.add(name, 'failed')
         if (stage === 'replied') {
           // What /healthz shows changed; its per-isolate cache must not hide it.
           forgetAccountHealth(name)
           const now = Date.now()
-          if (now - (lastRepliedReport.get(name) ?? 0) < REPLIED_REPORT_EVERY_MS) return
+          // Plain answers are reported at most every 30 s; the rarer handoffs and refusals at once,
+          // so the operator page never misses one (they carry the pending answers along).
+          if (kind === 'answered' && now - (lastRepliedReport.get(name) ?? 0) < REPLIED_REPORT_EVERY_MS) return
           lastRepliedReport.set(name, now)
         }
         if (stage === 'replied' || stage === 'send_failed') {

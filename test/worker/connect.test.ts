@@ -184,6 +184,13 @@ describe('connecting an Instagram account', () => {
     expect(page).toContain(`@${acct.username}`)
     expect(page).toContain('<code>messaging_referral</code>')
     expect(page).toMatch(/<b>1<\/b>DMs answered/)
+    // A handoff right after is counted at once (not held back by the 30-second report throttle).
+    const ctx2 = createExecutionContext()
+    const req2 = await signedRequest(metaJson(delivery([messagingItem({ senderId: sender, text: 'can I talk to a person please', accountId: acct.connected })], acct.connected)))
+    await worker.fetch(req2 as Request<unknown, IncomingRequestCfProperties>, { ...env, ...over } as Env, ctx2)
+    await waitOnExecutionContext(ctx2)
+    const after = await (await call('/admin', { headers: { authorization: `Bearer ${ADMIN}` } }, over)).text()
+    expect(after).toMatch(/<b>1<\/b>handed off to a person/)
     expect(page).not.toContain('Settings disagree')
   })
 

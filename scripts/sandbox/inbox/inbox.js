@@ -217,7 +217,16 @@ function renderComments() {
   }
 }
 
-const clock = (ms) => new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+/** "14:32", or "tomorrow 14:32" / "Tue 3 Dec 14:32" for a later day. */
+const clock = (ms) => {
+  const d = new Date(ms)
+  const hm = d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+  const today = new Date()
+  if (d.toDateString() === today.toDateString()) return hm
+  const tomorrow = new Date(today.getFullYear(), today.getMonth(), today.getDate() + 1)
+  if (d.toDateString() === tomorrow.toDateString()) return `tomorrow ${hm}`
+  return `${d.toLocaleDateString([], { weekday: 'short', day: 'numeric', month: 'short' })} ${hm}`
+}
 
 /** The conversation's state as the Worker keeps it: paused (and why), opted out. */
 function renderState(t) {
