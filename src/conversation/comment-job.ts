@@ -15,7 +15,8 @@
 import type { Config } from '../core/config'
 import type { Logger } from '../core/log'
 import { BudgetExhausted, retry } from '../core/retry'
-import type { CommentJob, JobOutcome, LeasedJob, PartGate, Turn } from './decision'
+import type { CommentJob, JobOutcome, LeasedJob, PartGate } from './decision'
+import { modelReply, type ModelDeps } from './model-call'
 
 /** Meta allows a private reply within 7 days of the comment. */
 export const COMMENT_REPLY_MS = 7 * 24 * 3_600_000
@@ -29,20 +30,21 @@ export interface CommentSender {
 }
 
 /** What a comment job uses of the pipeline's dependencies (PipelineDeps fits). */
-export interface CommentDeps {
+export interface CommentDeps extends ModelDeps {
   config: Config
   now(): number
   sleep(ms: number): Promise<void>
   comments?: CommentSender
-  generate(input: { text: string; memory: Turn[]; context?: { comment?: { mediaProductType?: string }; adTitle?: string } }): Promise<{ outcome: string; text: string }>
+  /** False while nothing can be sent (app deauthorized, token rejected): no model call then. */
+  canSend(userId: string): Promise<boolean>
   split(text: string): string[]
   classify(err: unknown): { retryable: boolean; category: string; ambiguous?: boolean }
-  spendBudget(day: string): Promise<boolean>
   report(event: 'replied' | 'send_failed' | 'over_budget' | 'leak_blocked' | 'refused', fields?: Record<string, string | number>): Promise<void>
 }
 
 /** What a comment job uses of the sender object (JobStore fits). */
 export interface CommentStore {
+  takeBudgetNotice(day: string): Promise<boolean>
   saveReply(jobId: string, leaseId: string, parts: string[], outcome: string): Promise<boolean>
   beginPart(jobId: string, leaseId: string, idx: number, text: string): Promise<PartGate>
   partSent(jobId: string, idx: number, outMid: string): Promise<void>
@@ -59,7 +61,7 @@ export async function runCommentJob(
   kind: CommentJob,
   log: Logger,
   deadline: number,
-  opts: { echoGraceMs: number; modelMs: number; minStartMs: number }
+  opts: { echoGraceMs: number; modelMs: number; minStartMs: number; cannotSendRetryMs: number }
 ): Promise<Result> {
   const started = deps.now()
   const comments = deps.comments
@@ -77,6 +79,13 @@ export async function runCommentJob(
       await store.release(job.id, job.leaseId, { retryAt: started, untried: true })
       return 'deferred'
     }
+    if (kind.reply === null && !(await deps.canSend(job.userId))) {
+      // No model call (nor budget, nor one of the hour's slots) for a reply that cannot be sent.
+      // Paced: waiting for the token is not a failed attempt, so the first real one is charged.
+      const outcome = await store.release(job.id, job.leaseId, { retryAt: deps.now() + opts.cannotSendRetryMs, paced: true })
+      log.warn('comment_reply_deferred', { reason: 'cannot_send', rule: kind.rule })
+      return outcome?.state === 'failed' ? 'failed' : 'deferred'
+    }
     const slot = await comments.slot()
     if (!slot.ok) {
       // Over the account's hourly limit: wait for a free slot (the job fails once 7 days are over).
@@ -84,7 +93,7 @@ export async function runCommentJob(
       log.info('comment_reply_paced', { wait_ms: slot.retryAt - started, rule: kind.rule })
       return outcome?.state === 'failed' ? 'failed' : 'deferred'
     }
-    const generated = await privateText(deps, job, kind)
+    const generated = await privateText(deps, store, job, kind)
     const privateParts = deps.split(generated.text)
     // One private reply per comment: a long answer is cut to its first message.
     parts = privateParts.length ? [privateParts[0]!, ...(kind.publicReply ? [kind.publicReply] : [])] : []
@@ -139,17 +148,11 @@ export async function runCommentJob(
   return 'done'
 }
 
-/** The private reply's text: the rule's fixed text, or the assistant's answer to the comment. */
-async function privateText(deps: CommentDeps, job: LeasedJob, kind: CommentJob): Promise<{ outcome: string; text: string }> {
+/** The private reply's text: the rule's fixed text, or the assistant's answer (the DM path's model call). */
+async function privateText(deps: CommentDeps, store: CommentStore, job: LeasedJob, kind: CommentJob): Promise<{ outcome: string; text: string }> {
   if (kind.reply !== null) return { outcome: 'comment_rule', text: kind.reply }
-  if (!(await deps.spendBudget(new Date(deps.now()).toISOString().slice(0, 10)))) {
-    await deps.report('over_budget')
-    return { outcome: 'over_budget', text: deps.config.BUDGET_REPLY }
-  }
   const context = { comment: { ...(kind.context?.mediaProductType ? { mediaProductType: kind.context.mediaProductType } : {}) }, ...(kind.context?.adTitle ? { adTitle: kind.context.adTitle } : {}) }
-  const reply = await deps.generate({ text: kind.text, memory: job.memory, context })
-  if (reply.outcome === 'leak_blocked' || reply.outcome === 'refused') await deps.report(reply.outcome)
-  return reply
+  return modelReply(deps, store, job, { text: kind.text, context })
 }
 
 async function send(deps: CommentDeps, deadline: number, call: () => Promise<string>): Promise<Sent> {

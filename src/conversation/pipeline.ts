@@ -8,12 +8,12 @@
  */
 import type { Config } from '../core/config'
 import type { JobOutcome, LeasedJob, PartGate, Turn } from './decision'
-import { MODERATION_TIMEOUT_MS } from '../llm/client'
 import type { Logger } from '../core/log'
 import { BudgetExhausted, retry } from '../core/retry'
 import { replyPolicy } from '../meta/window'
 import type { PromptContext } from '../llm/prompt'
 import { runCommentJob, type CommentSender } from './comment-job'
+import { modelMs as modelCallMs, modelReply, type GeneratedReply } from './model-call'
 
 /** The per-sender object's job methods (a Durable Object stub, or the object itself). */
 export interface JobStore {
@@ -26,12 +26,7 @@ export interface JobStore {
   release(jobId: string, leaseId: string, opts?: { final?: string; retryAt?: number; notSent?: number; paced?: boolean; untried?: boolean }): Promise<JobOutcome | null>
 }
 
-export interface GeneratedReply {
-  outcome: string
-  text: string
-  rule?: string
-  reason?: string
-}
+export type { GeneratedReply } from './model-call'
 
 export interface SendFailure {
   retryable: boolean
@@ -83,8 +78,6 @@ export type RunResult = 'done' | 'deferred' | 'failed' | 'skipped'
 export const THROTTLE_DEFAULT_MS = 5 * 60_000
 /** Jobs waiting out a throttle pause come back spread over this much time. */
 const PAUSE_SPREAD_MS = 30_000
-/** What the pipeline's own model deadline adds to the model's timeouts before abandoning it. */
-const MODEL_DEADLINE_MARGIN_MS = 1_000
 /** Below this much time left a runner does not start a job. */
 const MIN_START_MS = 2_000
 /** While nothing can be sent (deauthorized, token rejected), how often a reply is tried again. */
@@ -101,10 +94,6 @@ export function quickRepliesFor(kind: LeasedJob['kind'], config: Config): readon
   if (!config.QUICK_REPLIES.length) return []
   const place = kind.type === 'llm' ? 'answers' : kind.type === 'fixed' && kind.reason === 'handoff' ? 'handoff' : null
   return place && config.QUICK_REPLIES_ON.includes(place) ? config.QUICK_REPLIES : []
-}
-
-function utcDay(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 10)
 }
 
 /**
@@ -142,15 +131,13 @@ export async function runJob(
   }
   // Comments have their own limits (7 days, account pacing, one private reply ever).
   if (job.kind.type === 'comment') {
-    const modelMs = config.LLM_TIMEOUT_MS + (config.MODERATION ? MODERATION_TIMEOUT_MS : 0)
-    return runCommentJob(deps, store, job, job.kind, jl, deadline, { echoGraceMs: ECHO_GRACE_MS, modelMs, minStartMs: MIN_START_MS })
+    return runCommentJob(deps, store, job, job.kind, jl, deadline, { echoGraceMs: ECHO_GRACE_MS, modelMs: modelCallMs(config), minStartMs: MIN_START_MS, cannotSendRetryMs: CANNOT_SEND_RETRY_MS })
   }
   try {
     let outcome: string | undefined
     let parts = job.parts
     let firstBegun = false
-    const modelMs = config.LLM_TIMEOUT_MS + (config.MODERATION ? MODERATION_TIMEOUT_MS : 0)
-    if (!parts && job.kind.type === 'llm' && deadline - deps.now() < modelMs + MIN_START_MS) {
+    if (!parts && job.kind.type === 'llm' && deadline - deps.now() < modelCallMs(config) + MIN_START_MS) {
       // Not enough time left for the model: give it back now rather than lose the lease mid-call.
       await store.release(job.id, job.leaseId, { retryAt: deps.now(), untried: true })
       return 'deferred'
@@ -241,60 +228,10 @@ export async function runJob(
 }
 
 async function generate(deps: PipelineDeps, store: JobStore, job: LeasedJob): Promise<GeneratedReply> {
-  if (job.kind.type === 'fixed') return { outcome: job.kind.reason, text: job.kind.text }
-  const day = utcDay(deps.now())
-  const overBudget = async (outcome: 'over_budget' | 'over_sender_cap'): Promise<GeneratedReply> => {
-    await deps.report('over_budget', { scope: outcome === 'over_budget' ? 'account' : 'sender' })
-    const notice = await store.takeBudgetNotice(day)
-    return { outcome, text: notice ? deps.config.BUDGET_REPLY : '' }
-  }
-  // One sender cannot use up everyone's budget: a daily cap per sender, counted by the sender
-  // object for every reply the model was actually called for.
-  if (job.llmCallsToday >= deps.config.LLM_DAILY_PER_SENDER) return overBudget('over_sender_cap')
-  // Every LLM reply is generated once (it is saved before sending), so it is charged once, and
-  // only when the model is about to be called: a refused message costs no budget. A later
-  // attempt that still has no reply is one whose runner died or was cut off: not charged again.
-  let typing: Promise<void> = Promise.resolve()
-  const admit = async () => {
-    if (job.attempts <= 1 && !(await deps.spendBudget(day))) return false
-    // Best effort, alongside the LLM call: a slow or failed typing indicator must not cost the reply.
-    typing = deps.send.action(job.userId, 'typing_on').catch(() => {})
-    return true
-  }
+  if (job.kind.type !== 'llm') return job.kind.type === 'fixed' ? { outcome: job.kind.reason, text: job.kind.text } : { outcome: 'none', text: '' }
   const { text, context } = job.kind
-  const reply = await withModelDeadline(deps, (signal) => deps.generate({ text, memory: job.memory, context, admit, signal }))
-  await typing
-  if (reply.outcome === 'over_budget') return overBudget('over_budget')
-  if (reply.outcome === 'leak_blocked') await deps.report('leak_blocked')
-  if (reply.outcome === 'refused') await deps.report('refused')
-  return reply
-}
-
-/**
- * The whole model call (headers, body, moderation) gets LLM_TIMEOUT_MS plus moderation's share
- * and a small margin, enforced here and not only by the SDK (whose timeout ends once headers
- * arrive): the call is told to abort, and if it does not, its answer is abandoned. Either way the
- * sender gets the fallback reply instead of a job that never ends.
- */
-async function withModelDeadline(
-  deps: PipelineDeps,
-  call: (signal: AbortSignal) => Promise<GeneratedReply>
-): Promise<GeneratedReply> {
-  const { config } = deps
-  const signal = deps.abortAfter(config.LLM_TIMEOUT_MS + (config.MODERATION ? MODERATION_TIMEOUT_MS : 0) + MODEL_DEADLINE_MARGIN_MS)
-  let onAbort = () => {}
-  const abandoned = new Promise<GeneratedReply>((resolve) => {
-    onAbort = () => resolve({ outcome: 'fallback', text: config.FALLBACK_REPLY, reason: 'model_deadline' })
-    if (signal.aborted) onAbort()
-    else signal.addEventListener('abort', onAbort, { once: true })
-  })
-  try {
-    const reply = await Promise.race([call(signal), abandoned])
-    if (reply.reason === 'model_deadline') deps.log.warn('model_deadline')
-    return reply
-  } finally {
-    signal.removeEventListener('abort', onAbort)
-  }
+  // Best effort, alongside the LLM call: a slow or failed typing indicator must not cost the reply.
+  return modelReply(deps, store, job, { text, ...(context ? { context } : {}) }, () => deps.send.action(job.userId, 'typing_on').catch(() => {}))
 }
 
 /** A retry time just after a throttle pause, spread over PAUSE_SPREAD_MS across senders. */
