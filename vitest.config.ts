@@ -14,6 +14,9 @@ export const TEST_BINDINGS = {
     { keywords: ['price'], private_reply: 'Here is our price list', public_replies: ['Sent you a DM!'] },
     { keywords: ['question', 'prompt', 'link'], private_reply: null },
   ]),
+  // Most tests send several messages quickly and test something else than coalescing; the
+  // coalescing tests turn it on for their own sender objects (test/conversation/burst.test.ts).
+  COALESCE_WINDOW_MS: '0',
 }
 
 export default defineConfig({

@@ -538,14 +538,19 @@ export function extractUserText(content) {
   return out.length > 300 ? `${out.slice(0, 297)}...` : out
 }
 
-/** The deterministic sandbox answer to a chat request. */
+/**
+ * The deterministic sandbox answer to a chat request. The user turns after the last assistant
+ * turn are the messages being answered (a burst, when the Worker coalesced several): the answer
+ * says how many it was given, so coalescing is visible in the sandbox.
+ */
 export function sandboxReply(messages) {
   const list = Array.isArray(messages) ? messages : []
-  const users = list.filter((m) => m && m.role === 'user')
-  const last = users[users.length - 1]
-  const said = last ? extractUserText(last.content) : ''
-  if (!said) return '[sandbox] Hello! I am the sandbox assistant. What can I do for you?'
-  return `[sandbox] You said: ${said}`
+  const lastAssistant = list.findLastIndex((m) => m && m.role === 'assistant')
+  const burst = list.slice(lastAssistant + 1).filter((m) => m && m.role === 'user')
+  const said = burst.map((m) => extractUserText(m.content)).filter(Boolean)
+  if (!said.length) return '[sandbox] Hello! I am the sandbox assistant. What can I do for you?'
+  if (said.length === 1) return `[sandbox] You said: ${said[0]}`
+  return `[sandbox] You said: ${said.join(' / ')} (${said.length} messages, one answer)`
 }
 
 /**

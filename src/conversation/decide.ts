@@ -10,6 +10,7 @@
 import type { Config } from '../core/config'
 import type { InboundEvent } from '../meta/webhook'
 import type { Decision, JobKind } from './decision'
+import { burstDueAt, burstKind, type Bursts } from './burst'
 import type { Jobs } from './jobs'
 import { WINDOW_MS } from './jobs'
 import { intentWords, matchIntent } from './keywords'
@@ -24,6 +25,7 @@ export interface ConversationStores {
   memory: Memory
   limits: Limits
   jobs: Jobs
+  bursts: Bursts
 }
 
 /** The reply an event deserves, before any state is consulted; null for events not answered. */
@@ -61,7 +63,14 @@ export interface DecideInput {
   echoHash?: string
 }
 
-export function decideEvent(s: ConversationStores, { e, key, now, config, echoHash }: DecideInput): { decision: Decision; job?: string } {
+export interface Decided {
+  decision: Decision
+  job?: string
+  /** The job is a burst that may be leased from this time. */
+  dueAt?: number
+}
+
+export function decideEvent(s: ConversationStores, { e, key, now, config, echoHash }: DecideInput): Decided {
   if (e.source === 'standby') return { decision: 'ignored' }
   if (e.kind === 'comment') return decideComment(s, { e, key, now, config })
   switch (e.kind) {
@@ -74,15 +83,19 @@ export function decideEvent(s: ConversationStores, { e, key, now, config, echoHa
         // Why the bot is quiet, for the operator (a longer handoff pause keeps its own reason).
         s.state.set('pause_reason', 'person_answered')
       }
+      s.bursts.cancelWaiting('paused', now)
       if (e.text) s.memory.remember('assistant', e.text, e.timestamp, e.mid, config)
       return { decision: 'human_echo' }
     }
     case 'unsend':
       s.memory.unsend(e.mid)
-      s.jobs.cancelUnsent(e.mid)
+      if (!s.bursts.unsend(e.mid, now)) s.jobs.cancelUnsent(e.mid)
       return { decision: 'unsent' }
     case 'edit':
-      if (e.text !== undefined) s.memory.edit(e.mid, e.text, config)
+      if (e.text !== undefined) {
+        s.memory.edit(e.mid, e.text, config)
+        s.bursts.edit(e.mid, e.text, now)
+      }
       return { decision: 'edited' }
     case 'reaction':
     case 'read':
@@ -110,6 +123,7 @@ export function decideEvent(s: ConversationStores, { e, key, now, config, echoHa
   if (intent === 'stop') {
     s.state.set('opted_out', 1)
     s.memory.clear()
+    s.bursts.cancelWaiting('opted_out', now)
     return { decision: 'opt_out', ...confirm(config.OPT_OUT_REPLY, 'opt_out') }
   }
   if (intent === 'start' && s.state.get('opted_out')) {
@@ -130,15 +144,30 @@ export function decideEvent(s: ConversationStores, { e, key, now, config, echoHa
     // window (or until START), and every reply from a person extends the pause.
     s.state.set('paused_until', now + WINDOW_MS)
     s.state.set('pause_reason', 'handoff')
+    s.bursts.cancelWaiting('paused', now)
     return { decision: 'handoff', ...confirm(config.HANDOFF_REPLY, 'handoff') }
   }
   if (!job) return { decision: 'ignored' }
+  // DM_RULES answer with their fixed text instead of the model: free, instant, deterministic.
+  const ruled = job.type === 'llm' ? matchDmRule(config.DM_RULES, job.text) : null
+  // Text for the model waits for the rest of its burst; fixed replies (rules too) are never delayed.
+  const msg =
+    config.COALESCE_WINDOW_MS > 0 && job.type === 'llm' && !ruled
+      ? { mid: key, ts: e.timestamp, text: job.text, ...(job.context ? { context: job.context } : {}) }
+      : null
+  if (msg) {
+    // A burst costs one rate-limit token, taken by the message that opened it.
+    const joined = s.bursts.join(msg, now, config)
+    if (joined) return { decision: 'burst', ...joined }
+  }
   if (!s.limits.takeToken(config, now)) {
     if (!s.limits.takeNotice(config, now)) return { decision: 'rate_limited' }
     return { decision: 'rate_limited_notice', job: reply(config.SLOW_DOWN_REPLY, 'rate_limited') }
   }
-  // DM_RULES answer with their fixed text instead of the model: free, instant, deterministic.
-  const ruled = job.type === 'llm' ? matchDmRule(config.DM_RULES, job.text) : null
   if (ruled) return { decision: 'new', job: reply(ruled.reply, 'dm_rule') }
+  if (msg) {
+    const dueAt = burstDueAt(now, now, config)
+    return { decision: 'new', job: s.jobs.create(key, e.timestamp, burstKind([msg], now), now, dueAt), dueAt }
+  }
   return { decision: 'new', job: s.jobs.create(key, e.timestamp, job, now) }
 }

@@ -7,6 +7,7 @@ import type { InboundEvent } from '../meta/webhook'
 /** What acceptance decided for one event. */
 export type Decision =
   | 'new' // claimed; a reply job was created
+  | 'burst' // claimed; joined the sender's waiting burst, whose one reply answers it too
   | 'duplicate' // seen before (KV fast path or the object's claim table)
   | 'rate_limited' // claimed; over the sender's token bucket, no LLM call
   | 'rate_limited_notice' // as above, and this one gets the single "please slow down" notice
@@ -36,11 +37,39 @@ export interface Accepted {
   job?: string
   /** The job, already leased to the caller (see `AcceptInput.leaseFirst`). */
   lease?: LeasedJob
+  /** The job is a burst waiting for its quiet window: it may be leased from this time. */
+  dueAt?: number
+  /** This event opened a burst: show the typing indicator now, not when the model is asked. */
+  typing?: boolean
+}
+
+/** One message of a burst (see burst.ts), as the model will see it. */
+export interface BurstMessage {
+  /** The message's dedup key (its id): how an unsend or an edit finds it. */
+  mid: string
+  ts: number
+  text: string
+  context?: LlmContext
+}
+
+export interface LlmContext {
+  storyUrl?: string
+  attachmentTypes?: string[]
+  adTitle?: string
 }
 
 /** How the reply for a job is produced. */
 export type JobKind =
-  | { type: 'llm'; text: string; context?: { storyUrl?: string; attachmentTypes?: string[]; adTitle?: string } }
+  | {
+      type: 'llm'
+      /** The newest message (of the burst). */
+      text: string
+      context?: LlmContext
+      /** Set when coalescing: every message of the burst, oldest first, the newest being `text`. */
+      burst?: BurstMessage[]
+      /** When the burst opened (its typing indicator went out then); set only when coalescing. */
+      since?: number
+    }
   | { type: 'fixed'; text: string; reason: string }
   | CommentJob
 

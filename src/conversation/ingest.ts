@@ -20,6 +20,7 @@ import { hashId, type Logger } from '../core/log'
 import { count } from '../core/metrics'
 import { runJob } from './pipeline'
 import { commentSkip } from './comments'
+import { MODERATION_TIMEOUT_MS } from '../llm/client'
 import { clampFutureTimestamps, type InboundEvent, type WebhookEvent } from '../meta/webhook'
 
 /** How many of a sender's waiting jobs one runner takes after its own. */
@@ -42,6 +43,8 @@ export function replyFetchCost(config: Config): number {
 }
 /** Everything after the 200 must finish inside waitUntil's 30 s; keep a margin. */
 const WAIT_UNTIL_BUDGET_MS = 25_000
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 export interface DeliveryDeps {
   env: Env
@@ -173,16 +176,39 @@ async function afterAck(
       }
       const stub = env.SENDER.getByName(name)
       const pipeline = createPipelineDeps(env, config, log, () => deadline, group.accountId)
+      // A burst waits for its quiet window here, in waitUntil, rather than in an alarm: no
+      // extra invocation, and the model is asked as soon as the window closes. If a newer
+      // message of the burst came meanwhile, its own runner takes the job instead (the lease
+      // then finds it not yet due).
+      const waitFor = async (dueAt: number, margin = 0): Promise<boolean> => {
+        if (dueAt > deadline - margin) return false
+        if (dueAt > Date.now()) await sleep(dueAt - Date.now())
+        return true
+      }
+      // A burst's window ends at most COALESCE_WINDOW_MS after its newest message: the runner of
+      // that message always waits for it (runJob then checks the model call still fits). Another
+      // runner's burst is waited for only if the model call fits after it; else the alarm runs it.
+      const modelMargin = config.LLM_TIMEOUT_MS + (config.MODERATION ? MODERATION_TIMEOUT_MS : 0) + 2_000
       // One sender's replies go out one after another, in message order. Then this runner takes
       // the sender's other new jobs too: ones that were waiting behind a reply in flight in
       // another delivery would otherwise wait for the alarm.
+      let ran = false
       for (const [n, r] of jobs.entries()) {
         // The first reply was budgeted above; a later one only if the budget still allows.
         if (n > 0 && (spare -= cost) < 0) break
-        await runJob(pipeline, stub, r.job!, { immediate: true, leased: r.lease })
+        // Best effort: the indicator must not hold up or cost the reply.
+        if (r.typing) await pipeline.send.action(group.userId, 'typing_on').catch(() => {})
+        if (r.dueAt && !(await waitFor(r.dueAt))) continue
+        ran = (await runJob(pipeline, stub, r.job!, { immediate: true, leased: r.lease })) !== 'skipped' || ran
       }
-      for (let round = 0; round < MAX_DRAIN_JOBS && Date.now() < deadline && (spare -= cost) >= 0; round++) {
+      // A runner whose every job was skipped (taken by another runner, or merged into a newer
+      // message's burst) leaves the queue to the runner that holds it: it drains after its job.
+      for (let round = 0; ran && round < MAX_DRAIN_JOBS && Date.now() < deadline && (spare -= cost) >= 0; round++) {
         const next = await stub.leaseNextFresh()
+        if (next && 'dueAt' in next) {
+          if (await waitFor(next.dueAt, modelMargin)) continue
+          break
+        }
         if (!next || (await runJob(pipeline, stub, next.id, { leased: next })) !== 'done') break
       }
       await registered

@@ -33,6 +33,8 @@ const RETRY_MAX_MS = 15 * 60_000
 const FINISHED_RETENTION_MS = 48 * HOUR
 
 const OPEN = "state IN ('pending', 'generated')"
+/** A burst still waiting for its quiet window (burst.ts): it holds back no later message. */
+const WAITING_BURST = 'due_at > ? AND lease_until <= ? AND parts IS NULL'
 
 interface JobRow {
   id: string
@@ -45,6 +47,7 @@ interface JobRow {
   next_at: number
   lease_until: number
   lease_id: string | null
+  due_at: number
   [k: string]: SqlStorageValue
 }
 
@@ -61,6 +64,17 @@ export function retryDelayMs(attempts: number): number {
 
 function isCommentRow(row: JobRow): boolean {
   return row.kind.startsWith('{"type":"comment"')
+}
+
+/** The message ids a job answers: a burst's, or the job's own. */
+export function answeredMids(jobId: string, kind: JobKind): string[] {
+  return kind.type === 'llm' && kind.burst ? kind.burst.map((m) => m.mid) : [jobId]
+}
+
+/** Adds `due_at` to a jobs table made before burst coalescing (SQLite has no ADD COLUMN IF NOT EXISTS). */
+export function migrateJobs(sql: SqlStorage): void {
+  const cols = sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('jobs')").toArray()
+  if (!cols.some((c) => c.name === 'due_at')) sql.exec('ALTER TABLE jobs ADD COLUMN due_at INTEGER NOT NULL DEFAULT 0')
 }
 
 /** Confirmations of what the sender asked for go out even while the bot is paused or opted out. */
@@ -80,18 +94,26 @@ export class Jobs {
     private readonly wake: (now: number) => void
   ) {}
 
-  create(id: string, ts: number, kind: JobKind, now: number): string {
+  /** `dueAt` > 0 makes a burst that may not be leased before then (burst.ts). */
+  create(id: string, ts: number, kind: JobKind, now: number, dueAt = 0): string {
     this.sql.exec(
-      'INSERT OR IGNORE INTO jobs (id, ts, kind, state, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+      'INSERT OR IGNORE INTO jobs (id, ts, kind, state, next_at, created_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
       id,
       ts,
       JSON.stringify(kind),
       'pending',
-      // The Worker runs the job right away under a lease; this is when the alarm takes over.
-      now + LEASE_MS,
-      now
+      // The Worker runs the job right away (or when its burst is due) under a lease; this is when
+      // the alarm takes over.
+      Math.max(now, dueAt) + LEASE_MS,
+      now,
+      dueAt
     )
     return id
+  }
+
+  /** When a waiting burst may be leased; 0 for other jobs. */
+  waitingUntil(jobId: string): number {
+    return this.sql.exec<{ d: number }>('SELECT due_at AS d FROM jobs WHERE id = ?', jobId).toArray()[0]?.d ?? 0
   }
 
   /**
@@ -102,8 +124,13 @@ export class Jobs {
     const row = this.sql.exec<JobRow>('SELECT * FROM jobs WHERE id = ?', jobId).toArray()[0]
     if (!row || (row.state !== 'pending' && row.state !== 'generated')) return null
     if (row.lease_until > now) return null
+    // A burst's quiet window holds even for `force`: the runner that waited for an earlier end
+    // of it steps aside for the newest message's runner.
+    if (row.due_at > now) return null
     if (!force && row.next_at > now) return null
-    const earlier = this.sql.exec(`SELECT 1 FROM jobs WHERE ${OPEN} AND (ts < ? OR (ts = ? AND id < ?)) LIMIT 1`, row.ts, row.ts, row.id).toArray()
+    const earlier = this.sql
+      .exec(`SELECT 1 FROM jobs WHERE ${OPEN} AND (ts < ? OR (ts = ? AND id < ?)) AND NOT (${WAITING_BURST}) LIMIT 1`, row.ts, row.ts, row.id, now, now)
+      .toArray()
     if (earlier.length) return null
     // A job that can no longer succeed ends here, whoever finds it: past its window, or taken
     // MAX_ATTEMPTS times (each lease counts, so a runner that dies mid-job still uses one up).
@@ -144,7 +171,7 @@ export class Jobs {
       parts: row.parts ? (JSON.parse(row.parts) as string[]) : null,
       nextPart: row.next_part,
       attempts,
-      memory: this.memory.before(row.ts, row.id),
+      memory: this.memory.before(row.ts, answeredMids(row.id, kind)),
       llmCallsToday: llmCallsOn(this.state, new Date(now).toISOString().slice(0, 10)),
     }
   }
@@ -253,8 +280,11 @@ export class Jobs {
 
   /** The user unsent the message: a reply not generated yet is no longer wanted. */
   cancelUnsent(mid: string): void {
+    const row = this.sql.exec<{ kind: string }>("SELECT kind FROM jobs WHERE id = ? AND state = 'pending' AND parts IS NULL", mid).toArray()[0]
+    // A burst already being generated answers its other messages too: it goes out.
+    if (!row || answeredMids(mid, JSON.parse(row.kind) as JobKind).length > 1) return
     // A runner generating it will find its job cancelled when it tries to save the reply.
-    this.sql.exec("UPDATE jobs SET state = 'cancelled', outcome = 'unsent', kind = 'null' WHERE id = ? AND state = 'pending' AND parts IS NULL", mid)
+    this.sql.exec("UPDATE jobs SET state = 'cancelled', outcome = 'unsent', kind = 'null' WHERE id = ?", mid)
   }
 
   /** Unfinished jobs, oldest message first. */
@@ -274,7 +304,7 @@ export class Jobs {
   /** When the first job in message order may run (later ones wait behind it); null when none. */
   nextRunAt(): number | null {
     // A job whose runner died in waitUntil is picked up once its lease has expired.
-    return this.sql.exec<{ t: number }>(`SELECT MAX(next_at, lease_until) AS t FROM jobs WHERE ${OPEN} ORDER BY ts, id LIMIT 1`).toArray()[0]?.t ?? null
+    return this.sql.exec<{ t: number }>(`SELECT MAX(next_at, lease_until, due_at) AS t FROM jobs WHERE ${OPEN} ORDER BY ts, id LIMIT 1`).toArray()[0]?.t ?? null
   }
 
   /**

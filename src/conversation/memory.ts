@@ -59,10 +59,11 @@ export class Memory {
     }
   }
 
-  /** The conversation up to message `ts`, without the message `excludeMid` itself, oldest first. */
-  before(ts: number, excludeMid: string): Turn[] {
+  /** The conversation up to message `ts`, without the messages being answered, oldest first. */
+  before(ts: number, excludeMids: string[]): Turn[] {
+    const marks = excludeMids.map(() => '?').join(', ')
     return this.sql
-      .exec<{ role: string; text: string }>('SELECT role, text FROM turns WHERE ts <= ? AND (mid IS NULL OR mid != ?) ORDER BY ts, seq', ts, excludeMid)
+      .exec<{ role: string; text: string }>(`SELECT role, text FROM turns WHERE ts <= ? AND (mid IS NULL OR mid NOT IN (${marks})) ORDER BY ts, seq`, ts, ...excludeMids)
       .toArray()
       .map((r) => ({ role: r.role === 'assistant' ? 'assistant' : 'user', text: r.text }))
   }

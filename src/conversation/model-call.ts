@@ -58,7 +58,7 @@ export async function modelReply(
   deps: ModelDeps,
   store: NoticeStore,
   job: Pick<LeasedJob, 'attempts' | 'memory' | 'llmCallsToday'>,
-  input: { text: string; context?: PromptContext },
+  input: { text: string; context?: PromptContext; earlier?: { text: string; context?: PromptContext }[] },
   onAdmit?: () => Promise<void>
 ): Promise<GeneratedReply> {
   const day = utcDay(deps.now())

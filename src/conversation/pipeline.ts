@@ -52,7 +52,15 @@ export interface PipelineDeps {
    * `admit` is called right before the model would be called (after input screening): false
    * means over budget, and the model is not called.
    */
-  generate(input: { text: string; memory: Turn[]; context?: PromptContext; admit?: () => Promise<boolean>; signal?: AbortSignal }): Promise<GeneratedReply>
+  generate(input: {
+    text: string
+    memory: Turn[]
+    context?: PromptContext
+    /** Earlier messages of the same burst, oldest first. */
+    earlier?: { text: string; context?: PromptContext }[]
+    admit?: () => Promise<boolean>
+    signal?: AbortSignal
+  }): Promise<GeneratedReply>
   /**
    * False while nothing can be sent (app deauthorized, token rejected): no LLM call then. A
    * token marked invalid is probed with a typing indicator first (a send that works lifts the mark).
@@ -82,6 +90,8 @@ const PAUSE_SPREAD_MS = 30_000
 const MIN_START_MS = 2_000
 /** While nothing can be sent (deauthorized, token rejected), how often a reply is tried again. */
 const CANNOT_SEND_RETRY_MS = 15 * 60_000
+/** Meta turns a typing indicator off after about 20 s; a burst's is renewed after this long. */
+const TYPING_SHOWS_MS = 15_000
 /** After a send whose outcome is unknown, how long to wait for its echo before sending again. */
 export const ECHO_GRACE_MS = 3 * 60_000
 
@@ -229,9 +239,14 @@ export async function runJob(
 
 async function generate(deps: PipelineDeps, store: JobStore, job: LeasedJob): Promise<GeneratedReply> {
   if (job.kind.type !== 'llm') return job.kind.type === 'fixed' ? { outcome: job.kind.reason, text: job.kind.text } : { outcome: 'none', text: '' }
-  const { text, context } = job.kind
+  const { text, context, since, burst } = job.kind
+  // A burst's earlier messages go to the model one by one, each fenced as data like the newest.
+  const earlier = burst?.slice(0, -1).map((m) => ({ text: m.text, ...(m.context ? { context: m.context } : {}) }))
+  // A burst showed the typing indicator when it opened; that one still shows unless it ran long.
+  const shown = since !== undefined && deps.now() - since < TYPING_SHOWS_MS
   // Best effort, alongside the LLM call: a slow or failed typing indicator must not cost the reply.
-  return modelReply(deps, store, job, { text, ...(context ? { context } : {}) }, () => deps.send.action(job.userId, 'typing_on').catch(() => {}))
+  const typing = shown ? undefined : () => deps.send.action(job.userId, 'typing_on').catch(() => {})
+  return modelReply(deps, store, job, { text, ...(context ? { context } : {}), ...(earlier?.length ? { earlier } : {}) }, typing)
 }
 
 /** A retry time just after a throttle pause, spread over PAUSE_SPREAD_MS across senders. */

@@ -9,6 +9,7 @@
  * - `limits.ts`: the sender's token bucket and notices.
  * - `memory.ts`: the last turns of the conversation.
  * - `jobs.ts`: reply jobs, leases and reply parts, retried from the alarm.
+ * - `burst.ts`: messages close together coalesced into one reply job.
  *
  * SQL calls are synchronous and run without interleaving, so each RPC method below is atomic as
  * long as it does not await between SQL statements (hashes are computed first).
@@ -16,10 +17,11 @@
 import { DurableObject } from 'cloudflare:workers'
 import { readConfig, type Config } from '../core/config'
 import { createLogger, hashId } from '../core/log'
+import { Bursts } from './burst'
 import { decideEvent, type ConversationStores } from './decide'
 import type { AcceptEvent, Accepted, JobOutcome, LeasedJob, PartGate, Turn } from './decision'
 import { createPipelineDeps } from './deps'
-import { Jobs, textHash } from './jobs'
+import { Jobs, migrateJobs, textHash } from './jobs'
 import { Limits } from './limits'
 import { Memory } from './memory'
 import { eventKey, seenKey } from './names'
@@ -60,7 +62,7 @@ const SCHEMA = `
     id TEXT PRIMARY KEY, ts INTEGER NOT NULL, kind TEXT NOT NULL, state TEXT NOT NULL,
     parts TEXT, next_part INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,
     next_at INTEGER NOT NULL, lease_until INTEGER NOT NULL DEFAULT 0, lease_id TEXT,
-    outcome TEXT, created_at INTEGER NOT NULL) WITHOUT ROWID;
+    outcome TEXT, created_at INTEGER NOT NULL, due_at INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
   CREATE TABLE IF NOT EXISTS parts (job TEXT NOT NULL, idx INTEGER NOT NULL, state TEXT NOT NULL, hash TEXT NOT NULL, out_mid TEXT, at INTEGER NOT NULL, PRIMARY KEY (job, idx));
   CREATE INDEX IF NOT EXISTS parts_hash ON parts (hash);
   CREATE TABLE IF NOT EXISTS own (out_mid TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
@@ -75,11 +77,14 @@ export class SenderObject extends DurableObject<Env> {
   private readonly limits: Limits
   private readonly jobs: Jobs
   private readonly sweep: KvSweep
+  private readonly bursts: Bursts
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
     this.sql = ctx.storage.sql
     this.sql.exec(SCHEMA)
+    migrateJobs(this.sql)
+    this.bursts = new Bursts(this.sql)
     this.state = new StateStore(this.sql)
     this.memory = new Memory(this.sql)
     this.limits = new Limits(this.state)
@@ -88,7 +93,7 @@ export class SenderObject extends DurableObject<Env> {
   }
 
   private get stores(): ConversationStores {
-    return { state: this.state, memory: this.memory, limits: this.limits, jobs: this.jobs }
+    return { state: this.state, memory: this.memory, limits: this.limits, jobs: this.jobs, bursts: this.bursts }
   }
 
   private config(): Config {
@@ -122,10 +127,27 @@ export class SenderObject extends DurableObject<Env> {
         this.state.set('user_id', input.userId)
       }
       for (const { e, i } of order) results[i] = this.claim(e, now, config, echoHashes.get(i))
+      // Messages of one delivery can share a burst: its job goes to the runner once, with the
+      // burst's final due time and the typing indicator if the burst opened here.
+      const byJob = new Map<string, Accepted>()
+      for (const { i } of order) {
+        const r = results[i]!
+        if (!r.job) continue
+        const prev = byJob.get(r.job)
+        if (prev) {
+          r.typing ||= prev.typing
+          delete prev.job
+          delete prev.dueAt
+          delete prev.typing
+        }
+        byJob.set(r.job, r)
+      }
+      for (const [job, r] of byJob) if (r.dueAt) r.dueAt = this.jobs.waitingUntil(job)
       // The Worker runs the first new job right after its 200: hand it the lease now and save
-      // it a round trip. (Later jobs of the batch wait behind this one anyway.)
+      // it a round trip. (Later jobs of the batch wait behind this one anyway; a burst waits
+      // for its quiet window and is leased when it ends.)
       const first = input.leaseFirst ? order.map(({ i }) => results[i]!).find((r) => r.job) : undefined
-      if (first?.job) first.lease = this.jobs.lease(first.job, now, true) ?? undefined
+      if (first?.job && !first.dueAt) first.lease = this.jobs.lease(first.job, now, true) ?? undefined
       if (input.handOff) for (const r of results) if (r.job) this.jobs.dueAt(r.job, now)
       this.scheduleAlarm(now, config)
     })
@@ -137,9 +159,9 @@ export class SenderObject extends DurableObject<Env> {
     const claimed =
       this.sql.exec('INSERT OR IGNORE INTO claims (key, ts, claimed_at, decision) VALUES (?, ?, ?, ?)', key, e.timestamp, now, 'pending').rowsWritten > 0
     if (!claimed) return { key, kind: e.kind, decision: 'duplicate' }
-    const { decision, job } = decideEvent(this.stores, { e, key, now, config, echoHash })
+    const { decision, job, dueAt } = decideEvent(this.stores, { e, key, now, config, echoHash })
     this.sql.exec('UPDATE claims SET decision = ? WHERE key = ?', decision, key)
-    return { key, kind: e.kind, decision, ...(job ? { job } : {}) }
+    return { key, kind: e.kind, decision, ...(job ? { job } : {}), ...(dueAt ? { dueAt, typing: decision === 'new' } : {}) }
   }
 
   /**
@@ -195,11 +217,14 @@ export class SenderObject extends DurableObject<Env> {
 
   /**
    * Leases the job a Worker runner may take now: the sender's first unfinished job, if it was
-   * never attempted and nobody holds it. One call, however long the queue.
+   * never attempted and nobody holds it. One call, however long the queue. A burst still in its
+   * quiet window is not leased; its due time comes back instead, so the runner can wait for it.
    */
-  async leaseNextFresh(now = Date.now()): Promise<LeasedJob | null> {
+  async leaseNextFresh(now = Date.now()): Promise<LeasedJob | { dueAt: number } | null> {
     const id = this.jobs.firstFresh()
-    return id ? this.jobs.lease(id, now, true) : null
+    if (!id) return null
+    const dueAt = this.jobs.waitingUntil(id)
+    return dueAt > now ? { dueAt } : this.jobs.lease(id, now, true)
   }
 
   /** The earliest moment this object has work: a job retry, memory expiry or claim pruning. */

@@ -125,6 +125,11 @@ const schema = z.object({
   MEMORY_MAX_CHARS: int(4000, 0, 100_000),
   MEMORY_TTL_HOURS: int(24, 1, 24 * 30),
   HUMAN_TAKEOVER_MINUTES: int(30, 0, 60 * 24 * 7),
+  // Burst coalescing: messages this close together get one answer (0 = every message its own).
+  // At most 3 s, so the runner that waits out the window keeps time for the model call.
+  COALESCE_WINDOW_MS: int(1500, 0, 3000),
+  // The longest a burst waits in total, so a non-stop typist still gets an answer.
+  COALESCE_MAX_MS: int(8000, 0, 20000),
   // Reply pipeline
   // At most 18 s: with moderation (5 s) and a start margin it must fit the 25 s a runner gets.
   LLM_TIMEOUT_MS: int(15000, 500, 18000),
@@ -251,8 +256,10 @@ export function readConfig(env: object): ConfigResult {
   if (raw.IG_ACCESS_TOKEN === undefined && !(raw.INSTAGRAM_APP_ID && raw.INSTAGRAM_APP_SECRET && raw.ADMIN_TOKEN)) missing.add('IG_ACCESS_TOKEN')
   const workersAi = typeof raw.LLM_PROVIDER === 'string' && raw.LLM_PROVIDER.trim() === 'workers-ai'
   if (workersAi && !hasAiBinding(env)) missing.add('AI')
+  if (parsed.success && parsed.data.COALESCE_WINDOW_MS > 0 && parsed.data.COALESCE_MAX_MS < parsed.data.COALESCE_WINDOW_MS)
+    invalid.set('COALESCE_MAX_MS', 'must be at least COALESCE_WINDOW_MS')
   let result: ConfigResult
-  if (parsed.success && !missing.size) {
+  if (parsed.success && !missing.size && !invalid.size) {
     result = { ok: true, config: parsed.data }
   } else {
     const parts: string[] = []

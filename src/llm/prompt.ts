@@ -27,6 +27,8 @@ export interface PromptInput {
   memory: Turn[]
   text: string
   context?: PromptContext
+  /** Earlier messages of the same burst, oldest first: each its own fenced user turn. */
+  earlier?: { text: string; context?: PromptContext }[]
 }
 
 // Instagram caps a DM at 1000 characters; anything longer did not come from the app.
@@ -94,8 +96,15 @@ export function buildPrompt(input: PromptInput): { messages: ChatMessage[]; boun
       messages.push({ role: 'user', content: fence(boundary, clean(turn.text, MAX_USER_CHARS, boundary)) })
     }
   }
+  for (const m of [...(input.earlier ?? []), { text: input.text, context: input.context }]) {
+    messages.push({ role: 'user', content: fence(boundary, userTurn(m.text, m.context, boundary)) })
+  }
+  return { messages, boundary }
+}
+
+/** One message from the public: context lines (datamarked), then its text. */
+function userTurn(text: string, ctx: PromptContext | undefined, boundary: string): string {
   const lines: string[] = []
-  const ctx = input.context
   if (ctx?.storyUrl) lines.push(`context: replying to a story ${datamark(clean(ctx.storyUrl, MAX_CONTEXT_CHARS, boundary))}`)
   if (ctx?.attachmentTypes?.length) {
     const types = ctx.attachmentTypes.map((t) => clean(t, 40, boundary)).join(', ')
@@ -106,9 +115,8 @@ export function buildPrompt(input: PromptInput): { messages: ChatMessage[]; boun
     lines.push(`context: a public comment on our${on} post; the answer goes to the commenter as a private message`)
   }
   if (ctx?.adTitle) lines.push(`context: came from the ad ${datamark(clean(ctx.adTitle, MAX_CONTEXT_CHARS, boundary))}`)
-  lines.push(clean(input.text, MAX_USER_CHARS, boundary))
-  messages.push({ role: 'user', content: fence(boundary, lines.join('\n')) })
-  return { messages, boundary }
+  lines.push(clean(text, MAX_USER_CHARS, boundary))
+  return lines.join('\n')
 }
 
 const canaries = new Map<string, Promise<string>>()

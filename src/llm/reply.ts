@@ -30,6 +30,8 @@ export interface ReplyInput {
   context?: PromptContext
   /** Aborts the model and moderation calls when the caller stops waiting. */
   signal?: AbortSignal
+  /** Earlier messages of the same burst, oldest first, answered together with `text`. */
+  earlier?: { text: string; context?: PromptContext }[]
 }
 
 export type ReplyResult =
@@ -63,7 +65,8 @@ export async function generateReply(deps: ReplyDeps, input: ReplyInput): Promise
     return result
   }
 
-  const screen = screenInput(input.text)
+  // Every message of a burst is screened: one hostile message flags the whole answer.
+  const screen = [...(input.earlier ?? []).map((m) => m.text), input.text].map(screenInput).find((s) => s.flagged) ?? { flagged: false as const }
   if (screen.flagged) {
     const rule = screen.rule ?? 'unknown'
     log.warn('injection_flagged', { rule, score: screen.score ?? 0, action: config.INJECTION_ACTION })
@@ -82,6 +85,7 @@ export async function generateReply(deps: ReplyDeps, input: ReplyInput): Promise
     memory: input.memory,
     text: input.text,
     ...(input.context ? { context: input.context } : {}),
+    ...(input.earlier?.length ? { earlier: input.earlier } : {}),
   })
 
   let raw: string

@@ -49,7 +49,7 @@ describe('conversation memory', () => {
       memory.remember('assistant', 'answer', 2, null, config)
       memory.remember('user', 'second', 3, 'm3', config)
       memory.remember('user', 'later', 9, 'm9', config)
-      expect(memory.before(3, 'm3')).toEqual([
+      expect(memory.before(3, ['m3'])).toEqual([
         { role: 'user', text: 'first' },
         { role: 'assistant', text: 'answer' },
       ])

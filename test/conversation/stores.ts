@@ -1,6 +1,7 @@
 /** Runs a test against the sender object's stores on a fresh object's real SQLite storage. */
 import { runInDurableObject } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
+import { Bursts } from '../../src/conversation/burst'
 import { Jobs } from '../../src/conversation/jobs'
 import { Limits } from '../../src/conversation/limits'
 import { Memory } from '../../src/conversation/memory'
@@ -23,6 +24,6 @@ export async function withStores<T>(fn: (s: TestStores) => T | Promise<T>): Prom
     const memory = new Memory(sql)
     const wakes: number[] = []
     const jobs = new Jobs(sql, st, memory, (now) => wakes.push(now))
-    return fn({ sql, state: st, memory, limits: new Limits(st), jobs, wakes })
+    return fn({ sql, state: st, memory, limits: new Limits(st), jobs, bursts: new Bursts(sql), wakes })
   })
 }

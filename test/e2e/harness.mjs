@@ -29,14 +29,18 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
   })
 }
 
-/** Starts a stack; `vars` are extra Worker settings (--var); `config`/`script` run another Worker (bench). */
-export async function startE2E({ vars = {}, graph = {}, llm = {}, config, script } = {}) {
+/**
+ * Starts a stack; `vars` are extra Worker settings (--var); `config`/`script` run another Worker
+ * (bench). Burst coalescing is off unless `defaults` is set: most tests send several DMs quickly
+ * and expect one reply to each.
+ */
+export async function startE2E({ vars = {}, graph = {}, llm = {}, config, script, defaults = false } = {}) {
   const persistTo = mkdtempSync(join(tmpdir(), 'igbot-e2e-'))
   const stack = await startStack({
     port: 0,
     useDevVars: false,
     persistTo,
-    vars,
+    vars: defaults ? vars : { COALESCE_WINDOW_MS: '0', ...vars },
     graph: { latencyMs: 5, ...graph },
     llm: { latencyMs: 0, ...llm },
     readyTimeoutMs: 90000,

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { buildDelivery, lifecycle, newSender, settle, signBody, startE2E } from './harness.mjs'
+import { buildDelivery, lifecycle, newSender, settle, signBody, sleep, startE2E } from './harness.mjs'
 
 const BURST = 5
 const FALLBACK = "Sorry, I can't answer right now. Please try again in a little while."
@@ -105,6 +105,19 @@ describe('replies through wrangler dev', () => {
     const replies = stack.graph.messages(sender)
     assert.ok(replies.length >= 1 && replies.length <= BURST + 1, `${replies.length} replies`)
     assert.ok(stack.llm.requests.length - llmBefore <= BURST, 'the LLM is not called beyond the burst')
+  })
+
+  test('with COALESCE_WINDOW_MS=0, three DMs in separate deliveries 300 ms apart get three replies', async () => {
+    const sender = newSender()
+    const llmBefore = stack.llm.requests.length
+    for (const [i, text] of ['hi', 'quick question', 'are you open on Sunday?'].entries()) {
+      if (i) await sleep(300)
+      assert.equal((await stack.post(buildDelivery({ text, senderId: sender }).body)).status, 200)
+    }
+    assert.ok(await replyTo(sender), 'no reply within 20 s')
+    await settle(stack.graph, { quietMs: 2000 })
+    assert.equal(stack.graph.messages(sender).length, 3)
+    assert.equal(stack.llm.requests.length - llmBefore, 3)
   })
 
   test("the webhook's 200 does not wait for the LLM or the Send API", async () => {
