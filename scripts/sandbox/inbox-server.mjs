@@ -17,7 +17,7 @@ const STATIC = {
   '/inbox.css': ['inbox.css', 'text/css; charset=utf-8'],
   '/inbox.js': ['inbox.js', 'text/javascript; charset=utf-8'],
 }
-const KINDS = new Set(['text', 'image', 'story_mention', 'reaction', 'unsend', 'echo', 'postback', 'ice_breaker', 'share', 'story_reply'])
+const KINDS = new Set(['text', 'image', 'story_mention', 'reaction', 'unsend', 'echo', 'postback', 'ice_breaker', 'share', 'story_reply', 'quick_reply'])
 const MAX_TIMELINE = 2000
 /** The one post the sandbox page shows, with its comment box. */
 const POST_MEDIA_ID = '17990000000000001'
@@ -90,7 +90,9 @@ export async function startInboxServer(opts) {
     const mid = typeof body.mid === 'string' && body.mid ? body.mid : undefined
     const targetMid = typeof body.targetMid === 'string' && body.targetMid ? body.targetMid : undefined
     const copies = Math.min(5, Math.max(1, Number(body.copies) || 1))
-    const d = buildDelivery({ kind, text, senderId, accountId: opts.accountId, mid, targetMid })
+    // A tapped quick reply carries the chip's title as text and payload (as the bot sets them).
+    const payload = kind === 'quick_reply' ? text : undefined
+    const d = buildDelivery({ kind, text, senderId, accountId: opts.accountId, mid, targetMid, payload })
     const statuses = []
     for (let i = 0; i < copies; i++) {
       try {
@@ -100,7 +102,7 @@ export async function startInboxServer(opts) {
         statuses.push(0)
       }
     }
-    const item = push('inbound', { kind, senderId, text: kind === 'text' || kind === 'echo' || kind === 'postback' ? text ?? '' : text, mid: d.mid, targetMid, statuses, duplicate: Boolean(mid) })
+    const item = push('inbound', { kind, senderId, text: kind === 'text' || kind === 'echo' || kind === 'postback' || kind === 'quick_reply' ? text ?? '' : text, mid: d.mid, targetMid, statuses, duplicate: Boolean(mid) })
     return item
   }
 

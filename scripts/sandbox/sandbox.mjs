@@ -30,6 +30,9 @@ const NAMES_FROM_PROCESS_ENV = [
   'INSTAGRAM_APP_ID', 'INSTAGRAM_APP_SECRET', 'INSTAGRAM_AUTHORIZE_URL', 'INSTAGRAM_TOKEN_URL', 'HEALTHZ_TOKEN', 'LLM_PROVIDER',
 ]
 
+/** Quick replies under the sandbox bot's answers (a tap on the second one asks for a person). */
+export const SANDBOX_QUICK_REPLIES = 'Opening hours,Talk to a person'
+
 /** Parses a .dev.vars / .env file: KEY=value lines, optional quotes, # comments. */
 export function parseDotVars(text) {
   const out = {}
@@ -191,6 +194,8 @@ export async function startStack(opts = {}) {
     const fileValues = { ...devVars }
     for (const [name, value] of Object.entries(SANDBOX_SECRETS)) if (!fileValues[name]) fileValues[name] = value
     const vars = {}
+    // Chips the inbox page can show and tap, unless .dev.vars configures its own.
+    if (!devVars.QUICK_REPLIES) fileValues.QUICK_REPLIES = SANDBOX_QUICK_REPLIES
     if (!realLlm) {
       fileValues.OPENAI_API_KEY = SANDBOX_SECRETS.OPENAI_API_KEY
       vars.OPENAI_BASE_URL = llm.baseUrl

@@ -22,8 +22,12 @@ const life = lifecycle(async () => {
     for (const p of parts.reverse()) await p.stop()
   }
   try {
-    // The example comment rule, for the post's comment box.
-    const s = await startE2E({ vars: { COMMENT_RULES: '[{"keywords":["price"],"private_reply":"Here is our price list","public_replies":["Sent you a DM!"]}]' } })
+    // Default settings (the page shows burst coalescing as a newcomer would see it), and the
+    // issue's example comment rule, for the post's comment box.
+    const s = await startE2E({
+      defaults: true,
+      vars: { COMMENT_RULES: '[{"keywords":["price"],"private_reply":"Here is our price list","public_replies":["Sent you a DM!"]}]' },
+    })
     parts.push({ stop: () => s.stop() })
     const i = await startInboxServer({
       workerUrl: s.workerUrl,
@@ -108,5 +112,29 @@ describe('inbox page', () => {
     await settle(stack.graph)
     assert.equal(stack.graph.records.filter((r) => r.kind === 'private_reply').length, 1)
     assert.equal(stack.graph.records.filter((r) => r.kind === 'public_reply').length, 1)
+  })
+
+  test('three quick messages show one typing indicator and one answer to all three', async () => {
+    await page.click('#new-sender')
+    const sender = await page.locator('#thread-list li.active').getAttribute('data-sender')
+    await page.click('#actions button[data-kind="burst"]')
+    const reply = page.locator('[data-testid="bot-reply"]', { hasText: '(3 messages, one answer)' })
+    await reply.waitFor({ timeout: 20000 })
+    assert.match(await reply.textContent(), /hi \/ quick question \/ do you ship to Austria\?/)
+    await page.locator('.tag.burst', { hasText: 'one answer to 3 messages' }).waitFor({ timeout: 5000 })
+    await settle(stack.graph)
+    assert.equal(stack.graph.messages(sender).length, 1)
+    assert.equal(stack.graph.actions(sender, 'typing_on').length, 1)
+  })
+
+  test('the quick replies under the newest answer can be tapped and are answered like a message', async () => {
+    const chips = page.locator('[data-testid="quick-replies"] .chip')
+    await chips.first().waitFor({ timeout: 10000 })
+    assert.deepEqual(await chips.allTextContents(), ['Opening hours', 'Talk to a person'])
+    await chips.first().click()
+    await page.locator('.row.me .bubble', { hasText: 'Opening hours' }).waitFor({ timeout: 10000 })
+    await page.locator('[data-testid="bot-reply"]', { hasText: 'You said: Opening hours' }).waitFor({ timeout: 20000 })
+    // Only the newest answer carries chips.
+    assert.equal(await page.locator('[data-testid="quick-replies"]').count(), 1)
   })
 })

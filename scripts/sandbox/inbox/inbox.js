@@ -67,6 +67,7 @@ function inboundText(item) {
     case 'share': return '🔗 Shared a post'
     case 'story_mention': return '📣 Mentioned you in their story'
     case 'postback': return item.text ? `🔘 ${item.text}` : '🔘 Tapped a button'
+    case 'quick_reply': return item.text ?? ''
     default: return item.text ?? ''
   }
 }
@@ -183,8 +184,24 @@ function renderThread() {
       const tag = r.kind === 'private_reply' ? ['notice', 'private reply to your comment'] : classify(r.text)
       const meta = el('div', 'meta bot')
       if (tag) meta.append(el('span', `tag ${tag[0]}`, tag[1]))
+      // The stand-in model says how many messages it answered: a burst shows as one answer.
+      const burst = /\((\d+) messages, one answer\)$/.exec(r.text ?? '')
+      if (burst) meta.append(el('span', 'tag burst', `one answer to ${burst[1]} messages`))
       meta.append(`${time(r.at)} · ${r.messageId}`)
       box.append(meta)
+      // Quick replies show under the newest message only, as in Instagram, and can be tapped.
+      const chips = r.body?.message?.quick_replies
+      if (!next && Array.isArray(chips) && chips.length) {
+        const bar = el('div', 'chips')
+        bar.dataset.testid = 'quick-replies'
+        for (const c of chips) {
+          const chip = el('button', 'chip', String(c.title ?? ''))
+          chip.type = 'button'
+          chip.addEventListener('click', () => send('quick_reply', { text: String(c.title ?? '') }))
+          bar.append(chip)
+        }
+        box.append(bar)
+      }
     }
   })
   if (lastMine && t.seenSeq > lastMine.item.seq) box.append(el('div', 'seen', 'Seen'))
@@ -319,6 +336,14 @@ $('actions').addEventListener('click', (e) => {
       return send('echo', { text: typed || "Hi, this is Maria from the shop. I'll take it from here!" })
     case 'postback':
       return send('postback', { text: 'What are your opening hours?' })
+    case 'burst':
+      // Three separate deliveries 300 ms apart, as a person types: one typing indicator, one answer.
+      return (async () => {
+        for (const [i, text] of ['hi', 'quick question', 'do you ship to Austria?'].entries()) {
+          if (i) await new Promise((r) => setTimeout(r, 300))
+          await send('text', { text })
+        }
+      })()
     default:
       return send(kind)
   }
