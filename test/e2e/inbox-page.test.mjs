@@ -82,6 +82,9 @@ describe('inbox page', () => {
       await page.click(`#actions button[data-kind="${kind}"]`)
       await page.locator('#messages', { hasText: line }).waitFor({ timeout: 10000 })
     }
+    // A click's wait can be met by the previous click's late element (a fixed reply reaches the
+    // page before the page records the webhook it answers): wait for the last one itself.
+    await page.locator('.system', { hasText: 'You unsent a message' }).waitFor({ timeout: 10000 })
     const text = await page.locator('#messages').textContent()
     assert.match(text, /📷 Photo/)
     assert.match(text, /Mentioned you in their story/)
