@@ -39,12 +39,14 @@ export async function knownAccountIds(kv: KVNamespace, configured: string): Prom
 
 /** Stable dedup key for an event: Meta's message id, or the envelope for events without one. */
 export function eventKey(e: InboundEvent): string {
+  // Meta's stamp, not a re-stamped time of receipt: a redelivery must get the same key.
+  const ts = e.stampedAt ?? e.timestamp
   // One key per comment, however often (and in how many shapes: ads arrive twice) Meta sends it.
   if (e.kind === 'comment') return `comment:${e.commentId}`
   if ('mid' in e && typeof e.mid === 'string' && e.mid) {
     // An unsend, edit or reaction carries the id of the message it changes, so it gets its own key.
-    if (e.kind === 'unsend' || e.kind === 'edit' || e.kind === 'reaction' || e.kind === 'read') return `${e.kind}:${e.mid}:${e.timestamp}`
+    if (e.kind === 'unsend' || e.kind === 'edit' || e.kind === 'reaction' || e.kind === 'read') return `${e.kind}:${e.mid}:${ts}`
     return e.mid
   }
-  return `${e.kind}:${e.senderId}:${e.timestamp}`
+  return `${e.kind}:${e.senderId}:${ts}`
 }

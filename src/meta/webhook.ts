@@ -35,6 +35,11 @@ interface Envelope {
   recipientId: string
   /** Milliseconds since the epoch, whatever unit or type Meta used. */
   timestamp: number
+  /**
+   * Meta's own stamp, kept when `timestamp` was re-stamped for lying in the future: an event
+   * without a message id is recognised by it, so a redelivery must see the same value.
+   */
+  stampedAt?: number
 }
 
 export type InboundEvent = Envelope &
@@ -259,7 +264,7 @@ export const MAX_FUTURE_SKEW_MS = 5 * 60_000
  * stamped more than MAX_FUTURE_SKEW_MS after `now` (the time of receipt) are re-stamped `now`.
  * Returns new event objects; `clamped` counts them and `maxAheadMs` says by how much at most.
  */
-export function clampFutureTimestamps<T extends { timestamp: number }>(
+export function clampFutureTimestamps<T extends { timestamp: number; stampedAt?: number }>(
   events: readonly T[],
   now: number
 ): { events: T[]; clamped: number; maxAheadMs: number } {
@@ -270,7 +275,7 @@ export function clampFutureTimestamps<T extends { timestamp: number }>(
     if (!(ahead > MAX_FUTURE_SKEW_MS)) return e
     clamped++
     maxAheadMs = Math.max(maxAheadMs, ahead)
-    return { ...e, timestamp: now }
+    return { ...e, timestamp: now, stampedAt: e.stampedAt ?? e.timestamp }
   })
   return { events: out, clamped, maxAheadMs }
 }

@@ -286,6 +286,18 @@ describe('ordering and staleness', () => {
     expect(Number(snap.state.last_user_at)).toBeLessThanOrEqual(Date.now())
   })
 
+  it('answers a redelivered postback without a message id, stamped ten minutes ahead, once', async () => {
+    const sender = newSender()
+    const item = { sender: { id: sender }, recipient: { id: DEFAULT_ACCOUNT_ID }, timestamp: Date.now() + 10 * 60_000, postback: { title: 'Menu', payload: 'MENU' } }
+    const body = delivery([item])
+    await post(body)
+    await new Promise((r) => setTimeout(r, 5))
+    // Meta redelivers the very same payload; its key must not follow the time of receipt.
+    await post(body)
+    expect(net.textsTo(sender)).toHaveLength(1)
+    expect((await senderStub(sender).snapshot()).claims).toBe(1)
+  })
+
   it('answers the next DM after a message stamped years ahead, which is answered as if sent on receipt', async () => {
     const sender = newSender()
     await postItems([{ senderId: sender, text: 'far ahead', timestamp: Date.now() + 10 * 365 * 24 * 3_600_000 }])
