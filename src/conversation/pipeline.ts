@@ -155,7 +155,9 @@ export async function runJob(
     if (!parts && job.kind.type === 'llm' && !(await deps.canSend(job.userId))) {
       // A reply that cannot be sent is not worth a model call or budget; the alarm tries again
       // later, so the bot answers within the window once the token is usable again.
-      await store.release(job.id, job.leaseId, { retryAt: deps.now() + CANNOT_SEND_RETRY_MS })
+      // Paced: waiting for a usable token is no failed attempt, or MAX_ATTEMPTS would end the job
+      // (and leave its model call uncharged) hours before its window closes.
+      await store.release(job.id, job.leaseId, { retryAt: deps.now() + CANNOT_SEND_RETRY_MS, paced: true })
       jl.warn('reply_deferred', { reason: 'cannot_send' })
       return 'deferred'
     }

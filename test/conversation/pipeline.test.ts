@@ -148,6 +148,22 @@ describe('the reply pipeline through the Worker', () => {
     expect(net.llm.at(-1)!.messages.map((m) => m.content).join('\n')).toContain('Opening hours')
   })
 
+  it('keeps a reply that cannot be sent yet waiting without using up attempts, and charges it once it is sent', async () => {
+    const sender = newSender()
+    const stub = senderStub(sender)
+    const job = await acceptText(sender, 'are you open?')
+    let usable = false
+    let charged = 0
+    const { deps, sent } = fakeDeps({ canSend: async () => usable, spendBudget: async () => (charged++, true) })
+    // Many more tries than MAX_ATTEMPTS while the token is unusable (deauthorized or rejected).
+    for (let i = 0; i < 25; i++) expect(await runJob(deps, stub, job, { immediate: true })).toBe('deferred')
+    expect((await stub.snapshot()).jobs.find((j) => j.id === job)).toMatchObject({ state: 'pending', attempts: 0 })
+    usable = true
+    expect(await runJob(deps, stub, job, { immediate: true })).toBe('done')
+    expect(sent).toEqual(['answer to are you open?'])
+    expect(charged).toBe(1)
+  })
+
   it('delivers later from the alarm, exactly once, when the Send API fails beyond the waitUntil budget', async () => {
     let down = true
     net.restore()
