@@ -8,7 +8,7 @@ import type { InboundEvent } from '../meta/webhook'
 export type Decision =
   | 'new' // claimed; a reply job was created
   | 'burst' // claimed; joined the sender's waiting burst, whose one reply answers it too
-  | 'duplicate' // seen before (KV fast path or the object's claim table)
+  | 'duplicate' // seen before (the object's claim table)
   | 'rate_limited' // claimed; over the sender's token bucket, no LLM call
   | 'rate_limited_notice' // as above, and this one gets the single "please slow down" notice
   | 'paused' // claimed; a human took over this conversation

@@ -1,8 +1,9 @@
 /**
  * Data deletion and deauthorization behind Meta's callbacks: the storage side of
- * `meta-callbacks.ts`. A sender's data lives in its Durable Object (named account:user) and in
- * KV dedup keys; the accounts this Worker has seen are listed in KV so every object of a user
- * can be found from the callback's user id alone.
+ * `meta-callbacks.ts`. A sender's data lives in its Durable Object (named account:user), and in
+ * KV seen-keys written by versions before the object became the only dedup (they expire within
+ * 48 hours); the accounts this Worker has seen are listed in KV so every object of a user can be
+ * found from the callback's user id alone.
  */
 import type { Config } from '../core/config'
 import { knownAccountIds, seenKey, senderObjectName } from './names'

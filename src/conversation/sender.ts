@@ -4,7 +4,7 @@
  * its transactions and its alarm. The work is done by the stores it holds:
  *
  * - claims (here): exactly-once. Every message id is claimed with `INSERT OR IGNORE` in SQLite;
- *   KV in front of it is only a cheap fast path, this table is the authority.
+ *   this table is the only authority (no KV lookup in front of it: the object decides anyway).
  * - `decide.ts`: what a claimed event means (echo, opt-out, takeover, handoff, reply).
  * - `limits.ts`: the sender's token bucket and notices.
  * - `memory.ts`: the last turns of the conversation.

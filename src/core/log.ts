@@ -68,6 +68,15 @@ const sampleWindows = new Map<string, { start: number; logged: number; suppresse
  * junk requests costs a handful of log lines a minute, not one each.
  */
 export function sampledWarn(log: Logger, event: string, fields: Fields = {}, now = Date.now()): void {
+  sampled(log, 'warn', event, fields, now)
+}
+
+/** As sampledWarn, at error level: a misconfigured Worker answers every request with one. */
+export function sampledError(log: Logger, event: string, fields: Fields = {}, now = Date.now()): void {
+  sampled(log, 'error', event, fields, now)
+}
+
+function sampled(log: Logger, level: 'warn' | 'error', event: string, fields: Fields, now: number): void {
   let w = sampleWindows.get(event)
   let carried = 0
   if (!w || now - w.start >= SAMPLE_WINDOW_MS) {
@@ -80,7 +89,7 @@ export function sampledWarn(log: Logger, event: string, fields: Fields = {}, now
     return
   }
   w.logged++
-  log.warn(event, carried ? { ...fields, suppressed_before: carried } : fields)
+  log[level](event, carried ? { ...fields, suppressed_before: carried } : fields)
 }
 
 /** Test seam: starts every sampled event's window afresh. */

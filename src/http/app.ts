@@ -7,7 +7,7 @@ import { Hono } from 'hono'
 import { MAX_WEBHOOK_BYTES, readBodyCapped } from './body'
 import { safeEqual } from '../core/compare'
 import { appSecrets, readConfig } from '../core/config'
-import { createLogger, sampledWarn, type Logger } from '../core/log'
+import { createLogger, sampledError, sampledWarn, type Logger } from '../core/log'
 import { verifySignature } from '../meta/signature'
 import { parseWebhook } from '../meta/webhook'
 import { forgetCachedToken } from '../conversation/deps'
@@ -37,7 +37,7 @@ export function createApp() {
     const log = c.get('log')
     const cfg = readConfig(c.env)
     if (!cfg.ok) {
-      log.error('config_error', { message: cfg.message })
+      sampledError(log, 'config_error', { message: cfg.message })
       return c.text('Service Unavailable', 503)
     }
     const mode = c.req.query('hub.mode')
@@ -58,7 +58,7 @@ export function createApp() {
     const cfg = readConfig(c.env)
     if (!cfg.ok) {
       // 503 makes Meta redeliver later, so nothing is lost while the Worker is misconfigured.
-      log.error('config_error', { message: cfg.message })
+      sampledError(log, 'config_error', { message: cfg.message })
       return c.text('Service Unavailable', 503)
     }
     const body = await readBodyCapped(c.req.raw, MAX_WEBHOOK_BYTES)
@@ -120,7 +120,7 @@ export function createApp() {
     createMetaCallbacks<AppEnv>((c) => {
       const cfg = readConfig(c.env)
       if (!cfg.ok) {
-        c.get('log').error('config_error', { message: cfg.message })
+        sampledError(c.get('log'), 'config_error', { message: cfg.message })
         return null
       }
       const env = c.env

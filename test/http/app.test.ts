@@ -452,6 +452,13 @@ describe('missing configuration (503)', () => {
       expect(String(errors[0]!.message)).toContain(name)
   })
 
+  it('logs the configuration error a few times a minute, not once per request anyone can send', async () => {
+    for (let i = 0; i < 40; i++) await call('/webhook?hub.mode=subscribe', {}, unconfigured())
+    const errors = logged('config_error')
+    expect(errors.length).toBeGreaterThan(0)
+    expect(errors.length).toBeLessThanOrEqual(5)
+  })
+
   it('answers the handshake with 503 and never the challenge', async () => {
     const query = new URLSearchParams({ 'hub.mode': 'subscribe', 'hub.verify_token': '', 'hub.challenge': CHALLENGE })
     const res = await call(`/webhook?${query}`, {}, unconfigured())
