@@ -69,17 +69,19 @@ async function measure(label, options) {
 const before = await measure('before (COALESCE_WINDOW_MS=0)', { defaults: false })
 const after = await measure('after (defaults: COALESCE_WINDOW_MS=1500, COALESCE_MAX_MS=8000)', { defaults: true })
 const row = (r) =>
-  `| ${r.label} | ${r.dms} | ${r.llmCalls} | ${(r.llmCalls / r.dms).toFixed(2)} | ${r.replies} | ${r.typing} | ${Math.round(r.p50)} |`
+  `| ${r.label} | ${r.dms} | ${r.llmCalls} | ${(r.llmCalls / r.dms).toFixed(2)} | ${r.replies} | ${r.replies - r.llmCalls} | ${r.typing} | ${Math.round(r.p50)} |`
 console.log(`## Bursty conversations: LLM calls per DM
 
 \`node scripts/bench/bursty.mjs --senders ${SENDERS} --bursts ${BURSTS} --per-burst ${PER_BURST} --gap ${GAP_MS} --pause ${PAUSE_MS}\`:
 ${SENDERS} senders each type ${BURSTS} bursts of ${PER_BURST} DMs ${GAP_MS} ms apart (each DM its own signed
 delivery), ${PAUSE_MS} ms between bursts, through \`wrangler dev\` with the loopback stand-ins (LLM 0 ms,
-Graph 5 ms). Latency is from a burst's last DM to the first reply after it; with coalescing it
-includes the quiet window by design.
+Graph 5 ms) and the default rate limit (5 at once, 6 a minute): without coalescing every DM
+takes a token, so part of each sender's nine DMs only gets the slow-down notice (fixed text, no
+LLM call); a burst takes one. Latency is from a burst's last DM to the first reply after it; with
+coalescing it includes the quiet window by design.
 
-| Settings | DMs | LLM calls | LLM calls per DM | Replies | typing_on | Last DM → reply p50 (ms) |
-| --- | ---: | ---: | ---: | ---: | ---: | ---: |
+| Settings | DMs | LLM calls | LLM calls per DM | Replies | of them fixed notices | typing_on | Last DM → reply p50 (ms) |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 ${row(before)}
 ${row(after)}
 `)
