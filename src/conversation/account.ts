@@ -277,7 +277,9 @@ export class AccountObject extends DurableObject<Env> {
     this.sql.exec('DELETE FROM private_replies WHERE bucket < ?', first)
     const rows = this.sql.exec<{ bucket: number; n: number }>('SELECT bucket, n FROM private_replies ORDER BY bucket').toArray()
     const used = rows.reduce((sum, r) => sum + r.n, 0)
-    if (used >= cap) return { ok: false, retryAt: (rows[0]!.bucket + 60) * bucketMs }
+    // Spread over one bucket: every waiting comment reply of every sender would otherwise come
+    // back in the same second, and all but one find the slot taken again.
+    if (used >= cap) return { ok: false, retryAt: (rows[0]!.bucket + 60) * bucketMs + Math.floor(Math.random() * bucketMs) }
     this.sql.exec('INSERT INTO private_replies (bucket, n) VALUES (?, 1) ON CONFLICT (bucket) DO UPDATE SET n = n + 1', bucket)
     return { ok: true }
   }

@@ -3,7 +3,8 @@
  * reply becomes a job. A runner (the Worker in `waitUntil`, or the object's alarm) takes a job
  * under a lease; every reply part is recorded as sending, then sent, before the next one, so no
  * part is ever sent twice; what a runner cannot finish is given back and retried with a growing
- * delay, in message order, until it is delivered or its messaging window closes.
+ * delay, in message order (DM replies and comment replies each in their own queue), until it is
+ * delivered or its messaging window closes.
  */
 import type { Memory } from './memory'
 import type { StateStore } from './state'
@@ -35,6 +36,9 @@ const FINISHED_RETENTION_MS = 48 * HOUR
 const OPEN = "state IN ('pending', 'generated')"
 /** A burst still waiting for its quiet window (burst.ts): it holds back no later message. */
 const WAITING_BURST = 'due_at > ? AND lease_until <= ? AND parts IS NULL'
+/** A comment reply may wait an hour for a private-reply slot: DMs (and STOP) never wait behind it. */
+const COMMENT = `kind LIKE '{"type":"comment"%'`
+const queueOf = (comment: boolean) => (comment ? COMMENT : `NOT ${COMMENT}`)
 
 interface JobRow {
   id: string
@@ -118,7 +122,8 @@ export class Jobs {
 
   /**
    * Hands a job to a runner for LEASE_MS. Null when the job is finished, leased by someone else,
-   * not due yet (unless `force`), or waiting behind an earlier message (replies go out in order).
+   * not due yet (unless `force`), or waiting behind an earlier message of its queue (replies go
+   * out in order).
    */
   lease(jobId: string, now: number, force: boolean): LeasedJob | null {
     const row = this.sql.exec<JobRow>('SELECT * FROM jobs WHERE id = ?', jobId).toArray()[0]
@@ -129,7 +134,7 @@ export class Jobs {
     if (row.due_at > now) return null
     if (!force && row.next_at > now) return null
     const earlier = this.sql
-      .exec(`SELECT 1 FROM jobs WHERE ${OPEN} AND (ts < ? OR (ts = ? AND id < ?)) AND NOT (${WAITING_BURST}) LIMIT 1`, row.ts, row.ts, row.id, now, now)
+      .exec(`SELECT 1 FROM jobs WHERE ${OPEN} AND ${queueOf(isCommentRow(row))} AND (ts < ? OR (ts = ? AND id < ?)) AND NOT (${WAITING_BURST}) LIMIT 1`, row.ts, row.ts, row.id, now, now)
       .toArray()
     if (earlier.length) return null
     // A job that can no longer succeed ends here, whoever finds it: past its window, or taken
@@ -295,16 +300,25 @@ export class Jobs {
       .map((r) => r.id)
   }
 
-  /** The first unfinished job, if it has never been attempted (retries wait for their time). */
-  firstFresh(): string | null {
-    const row = this.sql.exec<{ id: string; attempts: number }>(`SELECT id, attempts FROM jobs WHERE ${OPEN} ORDER BY ts, id LIMIT 1`).toArray()[0]
-    return row && row.attempts === 0 ? row.id : null
+  /** The first unfinished job of each queue (DMs first): the only ones that may run now. */
+  private heads(): { id: string; attempts: number; t: number }[] {
+    // A job whose runner died in waitUntil is picked up once its lease has expired.
+    return [false, true].flatMap((comment) =>
+      this.sql
+        .exec<{ id: string; attempts: number; t: number }>(`SELECT id, attempts, MAX(next_at, lease_until, due_at) AS t FROM jobs WHERE ${OPEN} AND ${queueOf(comment)} ORDER BY ts, id LIMIT 1`)
+        .toArray()
+    )
   }
 
-  /** When the first job in message order may run (later ones wait behind it); null when none. */
+  /** The queue heads never attempted, DMs first (retries wait for their time). */
+  freshHeads(): string[] {
+    return this.heads().flatMap((h) => (h.attempts === 0 ? [h.id] : []))
+  }
+
+  /** When the first job of either queue may run (later ones wait behind it); null when none. */
   nextRunAt(): number | null {
-    // A job whose runner died in waitUntil is picked up once its lease has expired.
-    return this.sql.exec<{ t: number }>(`SELECT MAX(next_at, lease_until, due_at) AS t FROM jobs WHERE ${OPEN} ORDER BY ts, id LIMIT 1`).toArray()[0]?.t ?? null
+    const times = this.heads().map((h) => h.t)
+    return times.length ? Math.min(...times) : null
   }
 
   /**

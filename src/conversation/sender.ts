@@ -216,15 +216,17 @@ export class SenderObject extends DurableObject<Env> {
   }
 
   /**
-   * Leases the job a Worker runner may take now: the sender's first unfinished job, if it was
-   * never attempted and nobody holds it. One call, however long the queue. A burst still in its
-   * quiet window is not leased; its due time comes back instead, so the runner can wait for it.
+   * Leases the job a Worker runner may take now: the first unfinished job of a queue (DMs first),
+   * if it was never attempted and nobody holds it. One call, however long the queue. A burst still
+   * in its quiet window is not leased; its due time comes back instead, so the runner can wait for it.
    */
   async leaseNextFresh(now = Date.now()): Promise<LeasedJob | { dueAt: number } | null> {
-    const id = this.jobs.firstFresh()
-    if (!id) return null
-    const dueAt = this.jobs.waitingUntil(id)
-    return dueAt > now ? { dueAt } : this.jobs.lease(id, now, true)
+    for (const id of this.jobs.freshHeads()) {
+      const dueAt = this.jobs.waitingUntil(id)
+      const leased = dueAt > now ? { dueAt } : this.jobs.lease(id, now, true)
+      if (leased) return leased
+    }
+    return null
   }
 
   /** The earliest moment this object has work: a job retry, memory expiry or claim pruning. */
@@ -248,7 +250,7 @@ export class SenderObject extends DurableObject<Env> {
     const log = createLogger({ component: 'sender_alarm', sender: await hashId(this.state.get('user_id') ?? '', config.APP_SECRET) })
     const deps = createPipelineDeps(this.env, config, log, () => Date.now() + ALARM_JOB_BUDGET_MS, this.state.get('account_id') ?? undefined)
     // Jobs never attempted (queued behind a finished one) run at once; retries at their time.
-    for (const id of this.jobs.pending()) await runJob(deps, this, id, { immediate: id === this.jobs.firstFresh() })
+    for (const id of this.jobs.pending()) await runJob(deps, this, id, { immediate: this.jobs.freshHeads().includes(id) })
     await this.sweep.run(Date.now())
     this.expire(Date.now(), config)
     this.scheduleAlarm(Date.now(), config)

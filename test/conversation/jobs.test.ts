@@ -217,8 +217,56 @@ describe('every job ends', () => {
       const l = jobs.lease('m1', T, true)!
       expect(jobs.release('m1', l.leaseId, { now: T, retryAt: T, untried: true })).toBeNull()
       expect(state(jobs, 'm1')).toMatchObject({ attempts: 0 })
-      expect(jobs.firstFresh()).toBe('m1')
+      expect(jobs.freshHeads()).toEqual(['m1'])
     })
   })
 })
 
+
+describe('comment replies and DM replies are separate queues', () => {
+  const comment = (commentId: string) => ({ type: 'comment' as const, commentId, reply: 'Prices in your DMs', text: 'PRICE?', rule: 0 })
+  const HOUR = 3_600_000
+
+  it('a DM reply and a STOP confirmation do not wait behind a comment reply paced for an hour', async () => {
+    await withStores(({ jobs }) => {
+      jobs.create('c1', T, comment('c1'), T)
+      const c = jobs.lease('c1', T, true)!
+      jobs.release('c1', c.leaseId, { now: T, retryAt: T + HOUR, paced: true })
+      jobs.create('m1', T + 1_000, fixed('open 9 to 5'), T + 1_000)
+      jobs.create('m2', T + 2_000, { type: 'fixed', text: 'You will get no more messages', reason: 'opt_out' }, T + 2_000)
+      const m1 = jobs.lease('m1', T + 1_000, true)!
+      expect(m1.id).toBe('m1')
+      // DMs keep their order: the confirmation waits for the DM reply, not for the comment.
+      expect(jobs.lease('m2', T + 2_000, true)).toBeNull()
+      expect(jobs.saveReply('m1', m1.leaseId, ['open 9 to 5'], 'test', 'h', T + 2_000)).toBe(true)
+      jobs.partSent('m1', 0, 'out1', T + 2_000)
+      expect(jobs.lease('m2', T + 2_000, true)?.id).toBe('m2')
+      expect(jobs.lease('c1', T + 2_000, false)).toBeNull()
+    })
+  })
+
+  it('DM replies keep their order among themselves, comment replies among themselves', async () => {
+    await withStores(({ jobs }) => {
+      jobs.create('c1', T, comment('c1'), T)
+      jobs.create('m1', T + 1, fixed('first'), T)
+      jobs.create('c2', T + 2, comment('c2'), T)
+      jobs.create('m2', T + 3, fixed('second'), T)
+      expect(jobs.lease('m2', T, true)).toBeNull()
+      expect(jobs.lease('c2', T, true)).toBeNull()
+      expect(jobs.lease('m1', T, true)?.id).toBe('m1')
+      expect(jobs.lease('c1', T, true)?.id).toBe('c1')
+    })
+  })
+
+  it('both queue heads are fresh, DMs first, and the alarm is due for the earlier of the two', async () => {
+    await withStores(({ jobs }) => {
+      jobs.create('c1', T, comment('c1'), T)
+      const c = jobs.lease('c1', T, true)!
+      jobs.release('c1', c.leaseId, { now: T, retryAt: T + HOUR, paced: true })
+      expect(jobs.nextRunAt()).toBe(T + HOUR)
+      jobs.create('m1', T + 1_000, fixed('hi'), T + 1_000)
+      expect(jobs.freshHeads()).toEqual(['m1', 'c1'])
+      expect(jobs.nextRunAt()).toBe(T + 1_000 + LEASE_MS)
+    })
+  })
+})
