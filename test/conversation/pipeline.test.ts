@@ -2,7 +2,7 @@ import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createLogger } from '../../src/core/log'
-import { runJob, type PipelineDeps } from '../../src/conversation/pipeline'
+import { ECHO_GRACE_MS, runJob, type PipelineDeps } from '../../src/conversation/pipeline'
 import type { SenderObject } from '../../src/conversation/sender'
 import { DEFAULT_ACCOUNT_ID, newMid } from '../../tools/payloads'
 import { postItems, senderStub, newSender, testConfig } from '../helpers/deliver'
@@ -276,6 +276,38 @@ describe('runJob with injected dependencies', () => {
     expect(snap.decisions.own_echo).toBe(1)
     // The echo-confirmed part finishes the job, so later messages are not held behind it.
     expect(snap.jobs[0]).toMatchObject({ state: 'done' })
+  })
+
+  it('answers a DM whose send got no answer and never reached Meta: late, from the alarm after the echo grace period, once', async () => {
+    // What the bench saw under load: a dropped connection on the Send API call (no echo ever
+    // comes). The reply is not lost; it waits ECHO_GRACE_MS, then the alarm sends it exactly once.
+    const sender = newSender()
+    const stub = senderStub(sender)
+    const job = await acceptText(sender)
+    const { deps, sent } = fakeDeps()
+    deps.send.text = async (_id, text) => {
+      sent.push(text)
+      throw failure(true, 'transient', true)
+    }
+    expect(await runJob(deps, stub, job, { immediate: true })).toBe('deferred')
+    expect((await stub.snapshot()).jobs[0]).toMatchObject({ state: 'generated', attempts: 1 })
+    net = installNetwork()
+    // Inside the grace period the alarm sends nothing (the first send may yet echo).
+    await runInDurableObject(stub, (_o: SenderObject, state) => {
+      state.storage.sql.exec('UPDATE jobs SET next_at = 0')
+    })
+    await runDurableObjectAlarm(stub)
+    expect(net.textsTo(sender)).toHaveLength(0)
+    expect((await stub.snapshot()).jobs[0]).toMatchObject({ state: 'generated' })
+    // The grace period is over and no echo came: the alarm sends the saved reply, once.
+    await runInDurableObject(stub, (_o: SenderObject, state) => {
+      state.storage.sql.exec('UPDATE jobs SET next_at = 0')
+      state.storage.sql.exec('UPDATE parts SET at = ?', Date.now() - ECHO_GRACE_MS - 1)
+    })
+    await runDurableObjectAlarm(stub)
+    await eventually(async () => (await stub.snapshot()).jobs[0]?.state === 'done')
+    await runDurableObjectAlarm(stub)
+    expect(net.textsTo(sender)).toEqual([sent[0]])
   })
 
   it('counts a part Meta may have delivered despite an error as sent, so its echo does not look like a person', async () => {
