@@ -52,22 +52,28 @@ export function relativeChange(a: number, b: number): number {
 
 /**
  * Replies seen per sender, against the senders that were sent one DM each: how many got exactly
- * one reply, none, or more than one.
+ * one reply, none, or more than one. `lateSenders` are those whose first reply came only after
+ * the phase had stopped waiting (a retry from the sender object's alarm): still answered, and
+ * counted in `exactlyOnce`/`duplicated` as such, but reported apart from `missing`, which means
+ * no reply at all by the end of the run.
  */
 export function deliveryCounts(
   senders: readonly string[],
-  repliesPerSender: ReadonlyMap<string, number>
-): { exactlyOnce: number; missing: number; duplicated: number } {
+  repliesPerSender: ReadonlyMap<string, number>,
+  lateSenders: ReadonlySet<string> = new Set()
+): { exactlyOnce: number; missing: number; duplicated: number; late: number } {
   let exactlyOnce = 0
   let missing = 0
   let duplicated = 0
+  let late = 0
   for (const s of senders) {
     const n = repliesPerSender.get(s) ?? 0
     if (n === 1) exactlyOnce++
     else if (n === 0) missing++
     else duplicated++
+    if (n > 0 && lateSenders.has(s)) late++
   }
-  return { exactlyOnce, missing, duplicated }
+  return { exactlyOnce, missing, duplicated, late }
 }
 
 /** Formats milliseconds for tables: two decimals below 10, one below 100, none above. */

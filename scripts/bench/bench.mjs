@@ -157,7 +157,9 @@ function checkBudgets(r) {
   }
   if (r.load) {
     const f = r.load.final
-    out.push({ name: `every accepted DM replied to exactly once (${f.exactlyOnce}/${f.senders}; missing ${f.missing}, duplicated ${f.duplicated})`, measured: f.senders - f.exactlyOnce, limit: 0, unit: 'DMs off', pass: f.senders > 0 && f.exactlyOnce === f.senders })
+    // Late replies (retried by the sender object's alarm after the phase stopped waiting) count as
+    // delivered: the guarantee is exactly once, not within the phase's wait. They are listed apart.
+    out.push({ name: `every accepted DM replied to exactly once (${f.exactlyOnce}/${f.senders}; missing ${f.missing}, duplicated ${f.duplicated}; ${f.late ?? 0} of them late)`, measured: f.senders - f.exactlyOnce, limit: 0, unit: 'DMs off', pass: f.senders > 0 && f.exactlyOnce === f.senders })
   }
   const one = r.cpu?.find((x) => x.name.startsWith('1 KB'))
   if (one) out.push(atMost('hot-path CPU, 1 KB webhook (mean)', one.total.mean, BUDGET.cpu1kbUs, 'µs'))
@@ -224,14 +226,19 @@ function renderMarkdown(r, budgets) {
       'Replies are counted per sender at the Graph API stand-in after it has gone quiet. End to end is from just before',
       'the webhook is posted to the moment the stand-in records the reply. Overhead = end to end − (max(LLM latency,',
       'Graph latency) + Graph latency): typing_on goes out alongside the LLM call, then the message is sent (mark_seen',
-      'follows the reply). "LLM replies" counts replies that are the model\'s text, not a fallback.',
+      'follows the reply). "LLM replies" counts replies that are the model\'s text, not a fallback. A phase waits for its',
+      'replies for the LLM latency + 30 s; "late" counts DMs answered only after that (a retry from the sender object\'s',
+      'alarm, for example after a Send API call that got no answer, which waits 3 minutes for its echo before sending again),',
+      'which the run waits for at its end (bounded); they are in "exactly once" and left out of the e2e columns.',
+      '"missing" is a DM with no reply at all by the end of the run.',
       '',
       table(
-        ['LLM ms', 'Concurrency', 'accepted', 'exactly once', 'missing', 'duplicated', 'LLM replies', 'stand-ins ms', 'e2e p50', 'e2e p99', 'overhead p50', 'overhead p99'],
-        phases.map((p) => [p.llmMs, p.concurrency, p.delivery.accepted, p.delivery.exactlyOnce, p.delivery.missing, p.delivery.duplicated, p.delivery.llmReplies, p.standinMs, fmtMs(p.e2e.p50), fmtMs(p.e2e.p99), fmtMs(p.overhead.p50), fmtMs(p.overhead.p99)])
+        ['LLM ms', 'Concurrency', 'accepted', 'exactly once', 'late', 'late e2e max', 'missing', 'duplicated', 'LLM replies', 'stand-ins ms', 'e2e p50', 'e2e p99', 'overhead p50', 'overhead p99'],
+        phases.map((p) => [p.llmMs, p.concurrency, p.delivery.accepted, p.delivery.exactlyOnce, p.delivery.late ?? 0, p.late?.e2e?.n ? fmtMs(p.late.e2e.max) : '–', p.delivery.missing, p.delivery.duplicated, p.delivery.llmReplies, p.standinMs, fmtMs(p.e2e.p50), fmtMs(p.e2e.p99), fmtMs(p.overhead.p50), fmtMs(p.overhead.p99)])
       ),
       '',
-      `After the last phase, ${r.load.final.exactlyOnce} of ${r.load.final.senders} accepted DMs had exactly one reply (missing ${r.load.final.missing}, duplicated ${r.load.final.duplicated}).`,
+      `After the last phase and up to ${Math.round((r.load.final.lateWaitMs ?? 0) / 1000)} s more for late replies, ${r.load.final.exactlyOnce} of ${r.load.final.senders} accepted DMs had exactly one reply ` +
+        `(${r.load.final.late ?? 0} of them late; missing ${r.load.final.missing}, duplicated ${r.load.final.duplicated}).`,
       ''
     )
   }

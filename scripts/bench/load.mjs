@@ -59,16 +59,42 @@ function typingBySender(graph) {
   return map
 }
 
-/** Waits (bounded) until every sender has a reply, then until the Graph stand-in goes quiet. */
-export async function waitForReplies(stack, senders, timeoutMs) {
+/**
+ * How long the run waits at its end for replies the phases stopped waiting for. A reply whose
+ * Send API call failed without an answer (a dropped connection under load) is sent again only
+ * after the echo grace period (pipeline.ts ECHO_GRACE_MS, 3 minutes: the Send API has no
+ * idempotency key, so the bot first waits for an echo of a send that may have gone out), plus
+ * the lease and retry delay before the object's alarm takes it: such a reply is late, not lost.
+ */
+export const LATE_WAIT_MS = 4 * 60_000
+
+/** Senders with at least one reply among the Graph stand-in's records from index `from` on. */
+function repliedSince(graph, from, into) {
+  for (let i = from; i < graph.records.length; i++) {
+    const r = graph.records[i]
+    if (r.kind === 'message') into.add(r.recipientId)
+  }
+  return graph.records.length
+}
+
+/**
+ * Waits (bounded) until every sender has a reply, then until the Graph stand-in goes quiet.
+ * `from`: the stand-in's record index before these senders' DMs were posted. Returns the senders
+ * still without a reply.
+ */
+export async function waitForReplies(stack, senders, timeoutMs, from = 0) {
   const deadline = Date.now() + timeoutMs
-  const pending = new Set(senders)
-  while (pending.size && Date.now() < deadline) {
-    for (const r of stack.graph.records.slice(-4 * senders.length)) if (r.kind === 'message') pending.delete(r.recipientId)
-    if (pending.size) await sleep(50)
+  const replied = new Set()
+  let cursor = from
+  const pending = () => senders.filter((s) => !replied.has(s))
+  while (Date.now() < deadline) {
+    cursor = repliedSince(stack.graph, cursor, replied)
+    if (!pending().length) break
+    await sleep(50)
   }
   await settle(stack.graph, { quietMs: 1500, timeoutMs: 15_000 })
-  return pending.size
+  repliedSince(stack.graph, cursor, replied)
+  return pending()
 }
 
 function healthzPhase(stack, n, c) {
@@ -94,9 +120,12 @@ export async function webhookPhase(stack, n, c, label, senders) {
 }
 
 /**
- * opts: { llmLatencies: number[], graphMs, concurrencies: number[], counts: {[c]: n}, warmup, log }
- * Returns { phases: [{ llmMs, concurrency, healthz, ack, acksPerSec, healthzPerSec, delivery, e2e, overhead }],
- *           final: { senders, exactlyOnce, missing, duplicated }, harness }
+ * opts: { llmLatencies: number[], graphMs, concurrencies: number[], counts: {[c]: n}, warmup, log, lateWaitMs?, beforePhase? }
+ * Returns { phases: [{ llmMs, concurrency, healthz, ack, acksPerSec, healthzPerSec, delivery, late, e2e, overhead }],
+ *           final: { senders, exactlyOnce, missing, duplicated, late, lateWaitMs }, harness }
+ * `delivery` counts replies at the end of the run (late ones included, as `late` too); `late` is
+ * { senders, e2e } for the DMs first answered after the phase stopped waiting; `e2e` and
+ * `overhead` cover only the replies that came within the phase's wait.
  */
 export async function runLoad(opts) {
   const log = opts.log ?? (() => {})
@@ -121,10 +150,14 @@ export async function runLoad(opts) {
       for (const c of opts.concurrencies) {
         const n = opts.counts[c]
         const h = await healthzPhase(stack, n, c)
+        // A seam for checking the bench itself (e.g. a throttle that makes replies late).
+        await opts.beforePhase?.({ stack, llmMs, concurrency: c })
+        const from = stack.graph.records.length
         const w = await webhookPhase(stack, n, c, `llm${llmMs}-c${c}`)
         const senders = w.results.filter((r) => r.status === 200).map((r) => r.senderId)
         allSenders.push(...senders)
-        const missingAfterWait = await waitForReplies(stack, senders, llmMs + 30_000)
+        const notYet = await waitForReplies(stack, senders, llmMs + 30_000, from)
+        const missingAfterWait = notYet.length
         const replies = repliesBySender(stack.graph)
         const typing = typingBySender(stack.graph)
         const counts = new Map([...replies].map(([k, v]) => [k, v.length]))
@@ -150,6 +183,8 @@ export async function runLoad(opts) {
           ackErrors: w.results.filter((r) => r.status !== 200).length,
           acksPerSec: (n / w.wallMs) * 1000,
           delivery: { ...deliveryCounts(senders, counts), accepted: senders.length, llmReplies, typingOnce, missingAfterWait },
+          // Resolved after the last phase (see below): which senders came late, and when.
+          late: { senders: notYet, accepted: senders, sent: w.results },
           e2e: summarize(e2e),
           standinMs: onPath,
           overhead: summarize(e2e.map((ms) => ms - onPath)),
@@ -159,14 +194,29 @@ export async function runLoad(opts) {
           `load llm ${String(llmMs).padStart(4)} ms c=${String(c).padStart(2)} n=${n}: healthz p50 ${phase.healthz.p50.toFixed(1)} ` +
             `p99 ${phase.healthz.p99.toFixed(1)} | ack p50 ${phase.ack.p50.toFixed(1)} p99 ${phase.ack.p99.toFixed(1)} ` +
             `max ${phase.ack.max.toFixed(1)} ms, ${phase.acksPerSec.toFixed(0)}/s | replies ${phase.delivery.exactlyOnce}/${senders.length} ` +
-            `exactly once | overhead p50 ${phase.overhead.p50.toFixed(0)} p99 ${phase.overhead.p99.toFixed(0)} ms`
+            `exactly once${missingAfterWait ? ` (${missingAfterWait} not yet: waited for at the end)` : ''} | overhead p50 ${phase.overhead.p50.toFixed(0)} p99 ${phase.overhead.p99.toFixed(0)} ms`
         )
       }
     }
+    // Replies a phase stopped waiting for may still come from the sender objects' alarms (see
+    // LATE_WAIT_MS): wait for them, bounded, so a late reply is reported as late and not as lost.
+    const outstanding = phases.flatMap((p) => p.late.senders)
+    const lateWaitStarted = Date.now()
+    const stillMissing = outstanding.length ? await waitForReplies(stack, outstanding, opts.lateWaitMs ?? LATE_WAIT_MS) : []
+    if (outstanding.length) log(`load: ${outstanding.length} DMs had no reply when their phase stopped waiting; ${outstanding.length - stillMissing.length} came within ${((Date.now() - lateWaitStarted) / 1000).toFixed(0)} s more`)
     // Late duplicates would show up only after the last phase: count every sender once more.
     await settle(stack.graph, { quietMs: 2000, timeoutMs: 15_000 })
-    const finalCounts = new Map([...repliesBySender(stack.graph)].map(([k, v]) => [k, v.length]))
-    const final = { senders: allSenders.length, ...deliveryCounts(allSenders, finalCounts) }
+    const byS = repliesBySender(stack.graph)
+    const finalCounts = new Map([...byS].map(([k, v]) => [k, v.length]))
+    const lateSet = new Set(outstanding)
+    for (const p of phases) {
+      // Each phase as it ends up: late replies counted (exactly once or not), and their latency.
+      const sentAt = new Map(p.late.sent.map((r) => [r.senderId, r.sentAt]))
+      const lateE2e = p.late.senders.map((s) => byS.get(s)?.[0]?.at - sentAt.get(s)).filter((ms) => Number.isFinite(ms))
+      p.delivery = { ...p.delivery, ...deliveryCounts(p.late.accepted, finalCounts, lateSet) }
+      p.late = { senders: p.late.senders.length, e2e: summarize(lateE2e) }
+    }
+    const final = { senders: allSenders.length, ...deliveryCounts(allSenders, finalCounts, lateSet), lateWaitMs: opts.lateWaitMs ?? LATE_WAIT_MS }
     return { phases, final, harness: 'wrangler dev' }
   } finally {
     await stack.stop()

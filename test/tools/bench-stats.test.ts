@@ -40,7 +40,18 @@ describe('bench statistics', () => {
       ['b', 2],
       ['d', 1],
     ])
-    expect(deliveryCounts(['a', 'b', 'c', 'd'], replies)).toEqual({ exactlyOnce: 2, missing: 1, duplicated: 1 })
+    expect(deliveryCounts(['a', 'b', 'c', 'd'], replies)).toEqual({ exactlyOnce: 2, missing: 1, duplicated: 1, late: 0 })
+  })
+
+  it('reports a reply that came after the phase stopped waiting as late, not missing', () => {
+    const replies = new Map([
+      ['a', 1],
+      ['b', 1],
+      ['d', 2],
+    ])
+    // 'c' was late too but never answered: it stays missing; 'd' came late and twice.
+    const late = new Set(['b', 'c', 'd'])
+    expect(deliveryCounts(['a', 'b', 'c', 'd'], replies, late)).toEqual({ exactlyOnce: 2, missing: 1, duplicated: 1, late: 2 })
   })
 
   it('formats milliseconds with precision that shrinks as they grow', () => {
