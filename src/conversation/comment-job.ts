@@ -38,7 +38,7 @@ export interface CommentDeps extends ModelDeps {
   /** False while nothing can be sent (app deauthorized, token rejected): no model call then. */
   canSend(userId: string): Promise<boolean>
   split(text: string): string[]
-  classify(err: unknown): { retryable: boolean; category: string; ambiguous?: boolean }
+  classify(err: unknown): { retryable: boolean; category: string; ambiguous?: boolean; retryAfterMs?: number }
   report(event: 'replied' | 'send_failed' | 'over_budget' | 'leak_blocked' | 'refused', fields?: Record<string, string | number>): Promise<void>
 }
 
@@ -52,7 +52,7 @@ export interface CommentStore {
 }
 
 type Result = 'done' | 'deferred' | 'failed' | 'skipped'
-type Sent = { ok: true; id: string } | { ok: false; final: boolean; category: string; ambiguous?: boolean }
+type Sent = { ok: true; id: string } | { ok: false; final: boolean; category: string; ambiguous?: boolean; retryAfterMs?: number }
 
 export async function runCommentJob(
   deps: CommentDeps,
@@ -61,7 +61,14 @@ export async function runCommentJob(
   kind: CommentJob,
   log: Logger,
   deadline: number,
-  opts: { echoGraceMs: number; modelMs: number; minStartMs: number; cannotSendRetryMs: number }
+  opts: {
+    echoGraceMs: number
+    modelMs: number
+    minStartMs: number
+    cannotSendRetryMs: number
+    /** When a job throttled by Meta comes back (after the account's pause, spread across senders). */
+    throttledRetryAt(retryAfterMs?: number): number
+  }
 ): Promise<Result> {
   const started = deps.now()
   const comments = deps.comments
@@ -136,6 +143,12 @@ export async function runCommentJob(
       await deps.report('send_failed', { reason: sent.category })
       return fail(sent.category, idx)
     }
+    if (sent.category === 'rate_limited') {
+      // Throttled, like a DM: the account is paused; the job waits it out without using an attempt.
+      const outcome = await store.release(job.id, job.leaseId, { retryAt: opts.throttledRetryAt(sent.retryAfterMs), paced: true, notSent: idx })
+      log.warn('reply_deferred', { reason: 'rate_limited', part: idx })
+      return outcome?.state === 'failed' ? 'failed' : 'deferred'
+    }
     const outcome = await store.release(job.id, job.leaseId, sent.ambiguous ? { retryAt: deps.now() + opts.echoGraceMs } : { notSent: idx })
     log.warn('reply_deferred', { reason: sent.category, part: idx, ms: deps.now() - started })
     if (outcome?.state === 'failed') return 'failed'
@@ -161,10 +174,11 @@ async function send(deps: CommentDeps, deadline: number, call: () => Promise<str
       deadline,
       now: deps.now,
       sleep: deps.sleep,
-      // No idempotency key: an unanswered request is never repeated here.
+      // No idempotency key: an unanswered request is never repeated here. Nor is a rate limit:
+      // retrying through a throttle only extends it (the DM path's rule).
       isRetryable: (err) => {
         const f = deps.classify(err)
-        return f.retryable && !f.ambiguous
+        return f.retryable && !f.ambiguous && f.category !== 'rate_limited'
       },
     })
     return { ok: true, id }
@@ -172,6 +186,12 @@ async function send(deps: CommentDeps, deadline: number, call: () => Promise<str
     if (err instanceof BudgetExhausted && err.attempts === 0) return { ok: false, final: false, category: 'deadline' }
     const failure = deps.classify(err instanceof BudgetExhausted ? err.cause : err)
     if (!failure.retryable) return { ok: false, final: true, category: failure.category }
-    return { ok: false, final: false, category: failure.category, ...(failure.ambiguous ? { ambiguous: true } : {}) }
+    return {
+      ok: false,
+      final: false,
+      category: failure.category,
+      ...(failure.ambiguous ? { ambiguous: true } : {}),
+      ...(failure.retryAfterMs !== undefined ? { retryAfterMs: failure.retryAfterMs } : {}),
+    }
   }
 }

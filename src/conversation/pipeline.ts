@@ -141,7 +141,13 @@ export async function runJob(
   }
   // Comments have their own limits (7 days, account pacing, one private reply ever).
   if (job.kind.type === 'comment') {
-    return runCommentJob(deps, store, job, job.kind, jl, deadline, { echoGraceMs: ECHO_GRACE_MS, modelMs: modelCallMs(config), minStartMs: MIN_START_MS, cannotSendRetryMs: CANNOT_SEND_RETRY_MS })
+    return runCommentJob(deps, store, job, job.kind, jl, deadline, {
+      echoGraceMs: ECHO_GRACE_MS,
+      modelMs: modelCallMs(config),
+      minStartMs: MIN_START_MS,
+      cannotSendRetryMs: CANNOT_SEND_RETRY_MS,
+      throttledRetryAt: (retryAfterMs) => afterPause(deps.now() + (retryAfterMs ?? THROTTLE_DEFAULT_MS)),
+    })
   }
   try {
     let outcome: string | undefined

@@ -568,3 +568,44 @@ describe('every job ends (issue 17)', () => {
   })
 })
 
+
+describe('a private reply to a comment throttled by Meta', () => {
+  /** Accepts one comment matching the fixed-reply rule ('price') and returns its job id. */
+  async function acceptComment(sender: string, now = Date.now()) {
+    const [r] = await senderStub(sender).accept({
+      accountId: DEFAULT_ACCOUNT_ID,
+      userId: sender,
+      now,
+      events: [
+        { kind: 'comment', source: 'changes', accountId: DEFAULT_ACCOUNT_ID, senderId: sender, recipientId: DEFAULT_ACCOUNT_ID, timestamp: now, commentId: `c_${sender}`, text: 'PRICE?', live: false, own: false },
+      ],
+    })
+    return r!.job!
+  }
+
+  it('is not retried in the runner and waits out the pause without using up an attempt (like a DM)', async () => {
+    const sender = newSender()
+    const stub = senderStub(sender)
+    const job = await acceptComment(sender)
+    const clock = new FakeClock()
+    const started = clock.t
+    let calls = 0
+    const { deps } = fakeDeps({}, clock)
+    deps.comments = {
+      privateReply: async () => {
+        calls++
+        throw Object.assign(new Error('rate_limited'), { failure: { retryable: true, category: 'rate_limited', retryAfterMs: 600_000 } })
+      },
+      publicReply: async () => ({ id: 'p1' }),
+      slot: async () => ({ ok: true }),
+    }
+    expect(await runJob(deps, stub, job, { immediate: true })).toBe('deferred')
+    expect(calls).toBe(1)
+    expect(clock.sleeps).toEqual([])
+    const row = await runInDurableObject(stub, (_o: SenderObject, state) => state.storage.sql.exec<{ attempts: number; next_at: number; state: string }>('SELECT attempts, next_at, state FROM jobs').one())
+    expect(row).toMatchObject({ attempts: 0, state: 'generated' })
+    // Back once Meta's pause (10 minutes here) is over, spread across senders.
+    expect(row.next_at).toBeGreaterThanOrEqual(started + 600_000)
+    expect(row.next_at).toBeLessThan(started + 600_000 + 60_000)
+  })
+})
