@@ -237,7 +237,10 @@ function renderMarkdown(r, budgets) {
         phases.map((p) => [p.llmMs, p.concurrency, p.delivery.accepted, p.delivery.exactlyOnce, p.delivery.late ?? 0, p.late?.e2e?.n ? fmtMs(p.late.e2e.max) : '–', p.delivery.missing, p.delivery.duplicated, p.delivery.llmReplies, p.standinMs, fmtMs(p.e2e.p50), fmtMs(p.e2e.p99), fmtMs(p.overhead.p50), fmtMs(p.overhead.p99)])
       ),
       '',
-      `After the last phase and up to ${Math.round((r.load.final.lateWaitMs ?? 0) / 1000)} s more for late replies, ${r.load.final.exactlyOnce} of ${r.load.final.senders} accepted DMs had exactly one reply ` +
+      (r.load.final.outstanding
+        ? `After the last phase and up to ${Math.round(r.load.final.lateWaitMs / 1000)} s more for the ${r.load.final.outstanding} DMs the phases had stopped waiting for, `
+        : 'After the last phase, ') +
+        `${r.load.final.exactlyOnce} of ${r.load.final.senders} accepted DMs had exactly one reply ` +
         `(${r.load.final.late ?? 0} of them late; missing ${r.load.final.missing}, duplicated ${r.load.final.duplicated}).`,
       ''
     )

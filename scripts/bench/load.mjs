@@ -122,7 +122,7 @@ export async function webhookPhase(stack, n, c, label, senders) {
 /**
  * opts: { llmLatencies: number[], graphMs, concurrencies: number[], counts: {[c]: n}, warmup, log, lateWaitMs?, beforePhase? }
  * Returns { phases: [{ llmMs, concurrency, healthz, ack, acksPerSec, healthzPerSec, delivery, late, e2e, overhead }],
- *           final: { senders, exactlyOnce, missing, duplicated, late, lateWaitMs }, harness }
+ *           final: { senders, exactlyOnce, missing, duplicated, late, lateWaitMs, outstanding }, harness }
  * `delivery` counts replies at the end of the run (late ones included, as `late` too); `late` is
  * { senders, e2e } for the DMs first answered after the phase stopped waiting; `e2e` and
  * `overhead` cover only the replies that came within the phase's wait.
@@ -216,7 +216,7 @@ export async function runLoad(opts) {
       p.delivery = { ...p.delivery, ...deliveryCounts(p.late.accepted, finalCounts, lateSet) }
       p.late = { senders: p.late.senders.length, e2e: summarize(lateE2e) }
     }
-    const final = { senders: allSenders.length, ...deliveryCounts(allSenders, finalCounts, lateSet), lateWaitMs: opts.lateWaitMs ?? LATE_WAIT_MS }
+    const final = { senders: allSenders.length, ...deliveryCounts(allSenders, finalCounts, lateSet), lateWaitMs: opts.lateWaitMs ?? LATE_WAIT_MS, outstanding: outstanding.length }
     return { phases, final, harness: 'wrangler dev' }
   } finally {
     await stack.stop()
