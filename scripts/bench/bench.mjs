@@ -6,7 +6,7 @@
  * the same run, counts the billed units per DM, prices a million DMs and measures the Free-plan
  * invocation CPU.
  * Flags: --concurrency N --messages N --llm-ms 0,800,5000 --graph-ms 50 --quick
- *        --persist-root DIR --skip-load --skip-cpu --skip-bundle --skip-compare --skip-invocation
+ *        --persist-root DIR --skip-load --skip-cpu --skip-bundle --skip-compare --skip-invocation --skip-bursty
  *        --rounds N --write | --no-write
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -18,6 +18,7 @@ import { BUNDLE_COMMAND, measureBundle } from './bundle.mjs'
 import { runCpuBench, runGuardBench } from './cpu.mjs'
 import { runLoad } from './load.mjs'
 import { runBreakdown } from './breakdown.mjs'
+import { runBursty } from './bursty.mjs'
 import { runComparison, VARIANTS } from './compare.mjs'
 import { costBudgets, renderCost } from './cost-report.mjs'
 import { runInvocationCpu } from './invocation.mjs'
@@ -42,6 +43,7 @@ const { values: flags } = parseArgs({
     'skip-bundle': { type: 'boolean', default: false },
     'skip-compare': { type: 'boolean', default: false },
     'skip-invocation': { type: 'boolean', default: false },
+    'skip-bursty': { type: 'boolean', default: false },
     rounds: { type: 'string', default: '3' },
     write: { type: 'boolean' },
     'no-write': { type: 'boolean', default: false },
@@ -65,7 +67,7 @@ const warmup = quick ? 10 : 30
 // A full default run documents itself; partial or custom runs only print, unless asked to write.
 const isDefaultFull =
   !quick && !flags['skip-load'] && !flags['skip-cpu'] && !flags['skip-bundle'] && !flags['skip-compare'] &&
-  !flags['skip-invocation'] && flags.rounds === '3' && mainC === 30 && mainN === 300 &&
+  !flags['skip-invocation'] && !flags['skip-bursty'] && flags.rounds === '3' && mainC === 30 && mainN === 300 &&
   flags['llm-ms'] === '0,800,5000' && graphMs === 50 && !flags['persist-root']
 const write = flags['no-write'] ? false : (flags.write ?? isDefaultFull)
 if (flags['persist-root']) {
@@ -96,6 +98,7 @@ if (!flags['skip-cpu']) results.cpu = await runCpuBench({ iterations: quick ? 50
 if (!flags['skip-cpu']) results.guard = await runGuardBench({ iterations: quick ? 5 : 20, log })
 if (!flags['skip-load']) results.load = await runLoad({ llmLatencies, graphMs, concurrencies, counts, warmup, log })
 if (!flags['skip-load']) results.breakdown = await runBreakdown({ n: quick ? 20 : 60, log })
+if (!flags['skip-bursty'] && !quick) results.bursty = await runBursty()
 if (!flags['skip-invocation']) results.invocation = await runInvocationCpu({ iterations: quick ? 100 : 500, warmup: quick ? 20 : 50, log })
 if (!flags['skip-compare']) {
   // The shape issue 12 measured: LLM 800 ms, Graph 50 ms, 100 DMs at 1 and 150 at 5 concurrent.
@@ -278,5 +281,6 @@ function renderMarkdown(r, budgets) {
       ''
     )
   }
+  if (r.bursty) lines.push('', r.bursty.trimEnd())
   return lines.join('\n')
 }

@@ -3,10 +3,12 @@
  * the real Worker under `wrangler dev` with the loopback stand-ins, once with
  * COALESCE_WINDOW_MS=0 (every DM answered on its own, as before) and once with the default
  * settings. Each sender types BURSTS bursts of PER_BURST DMs, GAP_MS apart, each DM its own
- * signed delivery, with PAUSE_MS between bursts. Prints a Markdown section for BENCHMARKS.md.
+ * signed delivery, with PAUSE_MS between bursts. Part of `npm run bench` (renders a section of
+ * BENCHMARKS.md); run alone it prints that section:
  *
  *   node scripts/bench/bursty.mjs [--senders 8] [--bursts 3] [--per-burst 3] [--gap 300] [--pause 4000]
  */
+import { fileURLToPath } from 'node:url'
 import { newSender, settle, sleep, startE2E } from '../../test/e2e/harness.mjs'
 import { buildDelivery } from '../sandbox/webhook-client.mjs'
 
@@ -14,11 +16,12 @@ const arg = (name, def) => {
   const i = process.argv.indexOf(`--${name}`)
   return i > 0 ? Number(process.argv[i + 1]) : def
 }
-const SENDERS = arg('senders', 8)
-const BURSTS = arg('bursts', 3)
-const PER_BURST = arg('per-burst', 3)
-const GAP_MS = arg('gap', 300)
-const PAUSE_MS = arg('pause', 4000)
+const standalone = process.argv[1] === fileURLToPath(import.meta.url)
+const SENDERS = standalone ? arg('senders', 8) : 8
+const BURSTS = standalone ? arg('bursts', 3) : 3
+const PER_BURST = standalone ? arg('per-burst', 3) : 3
+const GAP_MS = standalone ? arg('gap', 300) : 300
+const PAUSE_MS = standalone ? arg('pause', 4000) : 4000
 
 /** One sender's conversation; returns when each burst's last DM was acknowledged. */
 async function conversation(stack, sender) {
@@ -66,11 +69,17 @@ async function measure(label, options) {
   }
 }
 
-const before = await measure('before (COALESCE_WINDOW_MS=0)', { defaults: false })
-const after = await measure('after (defaults: COALESCE_WINDOW_MS=1500, COALESCE_MAX_MS=8000)', { defaults: true })
+/** Measures both settings in one run; returns the Markdown section. */
+export async function runBursty() {
+  const before = await measure('before (COALESCE_WINDOW_MS=0)', { defaults: false })
+  const after = await measure('after (defaults: COALESCE_WINDOW_MS=1500, COALESCE_MAX_MS=8000)', { defaults: true })
+  return renderBursty(before, after)
+}
+
+function renderBursty(before, after) {
 const row = (r) =>
   `| ${r.label} | ${r.dms} | ${r.llmCalls} | ${(r.llmCalls / r.dms).toFixed(2)} | ${r.replies} | ${r.replies - r.llmCalls} | ${r.typing} | ${Math.round(r.p50)} |`
-console.log(`## Bursty conversations: LLM calls per DM
+return `## Bursty conversations: LLM calls per DM
 
 \`node scripts/bench/bursty.mjs --senders ${SENDERS} --bursts ${BURSTS} --per-burst ${PER_BURST} --gap ${GAP_MS} --pause ${PAUSE_MS}\`:
 ${SENDERS} senders each type ${BURSTS} bursts of ${PER_BURST} DMs ${GAP_MS} ms apart (each DM its own signed
@@ -84,4 +93,7 @@ coalescing it includes the quiet window by design.
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 ${row(before)}
 ${row(after)}
-`)
+`
+}
+
+if (standalone) console.log(await runBursty())
