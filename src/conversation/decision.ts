@@ -28,6 +28,21 @@ export type Decision =
 /** The events acceptance looks at (everything but `changes[]`), as sent over RPC. */
 export type AcceptEvent = InboundEvent
 
+/** One delivery's events for one sender, as the Worker hands them to its object (`accept`). */
+export interface AcceptInput {
+  accountId: string
+  userId: string
+  events: AcceptEvent[]
+  now?: number
+  /** Lease the first new job to the caller, who will run it at once. */
+  leaseFirst?: boolean
+  /**
+   * The delivering Worker cannot afford this sender's replies (see ingest.ts, fan-out bounds):
+   * the new jobs are due at once, so this object's alarm runs them instead.
+   */
+  handOff?: boolean
+}
+
 export interface Accepted {
   /** Dedup key: the message id, or a synthetic key for events without one. */
   key: string

@@ -3,8 +3,7 @@
  * what happens to each event of a conversation. This file is the object's face: its RPC methods,
  * its transactions and its alarm. The work is done by the stores it holds:
  *
- * - claims (here): exactly-once. Every message id is claimed with `INSERT OR IGNORE` in SQLite;
- *   this table is the only authority (no KV lookup in front of it: the object decides anyway).
+ * - `claims.ts`: exactly-once; every event's key claimed once, the only dedup authority.
  * - `decide.ts`: what a claimed event means (echo, opt-out, takeover, handoff, reply).
  * - `limits.ts`: the sender's token bucket and notices.
  * - `memory.ts`: the last turns of the conversation.
@@ -19,8 +18,9 @@ import { readConfig, type Config } from '../core/config'
 import { createLogger, hashId } from '../core/log'
 import { Bursts } from './burst'
 import { decideEvent, type ConversationStores } from './decide'
-import type { AcceptEvent, Accepted, JobOutcome, LeasedJob, PartGate, Turn } from './decision'
+import type { AcceptEvent, Accepted, AcceptInput, JobOutcome, LeasedJob, PartGate, Turn } from './decision'
 import { createPipelineDeps } from './deps'
+import { Claims, CLAIM_RETENTION_MS } from './claims'
 import { Jobs, migrateJobs, textHash } from './jobs'
 import { Limits } from './limits'
 import { Memory } from './memory'
@@ -28,50 +28,17 @@ import { eventKey, seenKey } from './names'
 import { runJob } from './pipeline'
 import { MODEL_CALLED } from '../llm/reply'
 import { StateStore, type ConversationState } from './state'
-import { KV_SWEEP_DELAY_MS, KvSweep, SWEEP_SCHEMA } from './sweep'
+import { SCHEMA } from './schema'
+import { KV_SWEEP_DELAY_MS, KvSweep } from './sweep'
 import { clampFutureTimestamps } from '../meta/webhook'
 
 const HOUR = 3_600_000
-/** Meta redelivers for up to 36 hours; claims are kept longer than that. */
-export const CLAIM_RETENTION_MS = 48 * HOUR
 /** Each job run from the alarm gets as long as one in waitUntil would. */
 const ALARM_JOB_BUDGET_MS = 25_000
 
-export interface AcceptInput {
-  accountId: string
-  userId: string
-  events: AcceptEvent[]
-  now?: number
-  /** Lease the first new job to the caller, who will run it at once. */
-  leaseFirst?: boolean
-  /**
-   * The delivering Worker cannot afford this sender's replies (see ingest.ts, fan-out bounds):
-   * the new jobs are due at once, so this object's alarm runs them instead.
-   */
-  handOff?: boolean
-}
-
-// Tables keyed by text are WITHOUT ROWID: a rowid table keeps its text key in a second b-tree,
-// so every insert or upsert wrote (and was billed) two rows. Objects created before keep their
-// tables; the statements work on both.
-const SCHEMA = `
-  CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, ts INTEGER NOT NULL, claimed_at INTEGER NOT NULL, decision TEXT NOT NULL) WITHOUT ROWID;
-  CREATE TABLE IF NOT EXISTS state (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID;
-  CREATE TABLE IF NOT EXISTS turns (seq INTEGER PRIMARY KEY AUTOINCREMENT, mid TEXT, role TEXT NOT NULL, text TEXT NOT NULL, ts INTEGER NOT NULL);
-  CREATE TABLE IF NOT EXISTS jobs (
-    id TEXT PRIMARY KEY, ts INTEGER NOT NULL, kind TEXT NOT NULL, state TEXT NOT NULL,
-    parts TEXT, next_part INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,
-    next_at INTEGER NOT NULL, lease_until INTEGER NOT NULL DEFAULT 0, lease_id TEXT,
-    outcome TEXT, created_at INTEGER NOT NULL, due_at INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
-  CREATE TABLE IF NOT EXISTS parts (job TEXT NOT NULL, idx INTEGER NOT NULL, state TEXT NOT NULL, hash TEXT NOT NULL, out_mid TEXT, at INTEGER NOT NULL, PRIMARY KEY (job, idx));
-  CREATE INDEX IF NOT EXISTS parts_hash ON parts (hash);
-  CREATE TABLE IF NOT EXISTS own (out_mid TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
-  ${SWEEP_SCHEMA}
-`
-
-
 export class SenderObject extends DurableObject<Env> {
   private readonly sql: SqlStorage
+  private readonly claims: Claims
   private readonly state: StateStore
   private readonly memory: Memory
   private readonly limits: Limits
@@ -84,6 +51,7 @@ export class SenderObject extends DurableObject<Env> {
     this.sql = ctx.storage.sql
     this.sql.exec(SCHEMA)
     migrateJobs(this.sql)
+    this.claims = new Claims(this.sql)
     this.bursts = new Bursts(this.sql)
     this.state = new StateStore(this.sql)
     this.memory = new Memory(this.sql)
@@ -156,11 +124,9 @@ export class SenderObject extends DurableObject<Env> {
 
   private claim(e: AcceptEvent, now: number, config: Config, echoHash?: string): Accepted {
     const key = eventKey(e)
-    const claimed =
-      this.sql.exec('INSERT OR IGNORE INTO claims (key, ts, claimed_at, decision) VALUES (?, ?, ?, ?)', key, e.timestamp, now, 'pending').rowsWritten > 0
-    if (!claimed) return { key, kind: e.kind, decision: 'duplicate' }
+    if (!this.claims.take(key, e.timestamp, now)) return { key, kind: e.kind, decision: 'duplicate' }
     const { decision, job, dueAt } = decideEvent(this.stores, { e, key, now, config, echoHash })
-    this.sql.exec('UPDATE claims SET decision = ? WHERE key = ?', decision, key)
+    this.claims.record(key, decision)
     return { key, kind: e.kind, decision, ...(job ? { job } : {}), ...(dueAt ? { dueAt, typing: decision === 'new' } : {}) }
   }
 
@@ -236,7 +202,7 @@ export class SenderObject extends DurableObject<Env> {
     if (job !== null) times.push(job)
     const lastTurn = this.memory.newest()
     if (lastTurn) times.push(Math.min(Math.max(lastTurn, this.state.num('last_user_at')), now) + config.MEMORY_TTL_HOURS * HOUR)
-    const oldestClaim = this.sql.exec<{ t: number | null }>('SELECT MIN(claimed_at) AS t FROM claims').toArray()[0]?.t
+    const oldestClaim = this.claims.oldest()
     if (oldestClaim) times.push(oldestClaim + CLAIM_RETENTION_MS)
     const sweep = this.sweep.nextDue()
     if (sweep !== null) times.push(sweep)
@@ -260,14 +226,10 @@ export class SenderObject extends DurableObject<Env> {
     // Capped at now, so no stored time from the future keeps memory forever.
     const lastActivity = Math.min(Math.max(this.state.num('last_user_at'), this.memory.newest() ?? 0), now)
     if (now - lastActivity >= config.MEMORY_TTL_HOURS * HOUR) this.memory.clear()
-    this.sql.exec('DELETE FROM claims WHERE claimed_at < ?', now - CLAIM_RETENTION_MS)
+    this.claims.expire(now)
     this.jobs.expire(now)
     // Nothing left to do or remember: keep only an opt-out, which must outlive everything else.
-    if (this.claimCount() + this.memory.count() + this.jobs.count() === 0) this.state.clearAllButOptOut()
-  }
-
-  private claimCount(): number {
-    return this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM claims').one().n
+    if (this.claims.count() + this.memory.count() + this.jobs.count() === 0) this.state.clearAllButOptOut()
   }
 
   /**
@@ -277,7 +239,7 @@ export class SenderObject extends DurableObject<Env> {
    * (see sweep.ts), so a seen-key written after the erase does not outlive it. Idempotent.
    */
   async forget(accountId?: string, now = Date.now()): Promise<string[]> {
-    const keys = this.sql.exec<{ key: string }>('SELECT key FROM claims').toArray().map((r) => r.key)
+    const keys = this.claims.keys()
     const pending = this.sql.exec<{ kv_key: string }>('SELECT kv_key FROM kv_sweep').toArray().map((r) => r.kv_key)
     // deleteAll also removes the alarm (compatibility date 2026-02-24 or later).
     await this.ctx.storage.deleteAll()
@@ -315,10 +277,8 @@ export class SenderObject extends DurableObject<Env> {
     state: Record<string, string>
   }> {
     return {
-      claims: this.claimCount(),
-      decisions: Object.fromEntries(
-        this.sql.exec<{ decision: string; n: number }>('SELECT decision, COUNT(*) AS n FROM claims GROUP BY decision').toArray().map((r) => [r.decision, r.n])
-      ),
+      claims: this.claims.count(),
+      decisions: this.claims.decisions(),
       turns: this.memory.all(),
       jobs: this.jobs.summary(),
       state: this.state.all(),

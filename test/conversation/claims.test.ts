@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest'
+import { Claims, CLAIM_RETENTION_MS } from '../../src/conversation/claims'
+import { withStores } from './stores'
+
+const T = 1_800_000_000_000
+
+describe('claims', () => {
+  it('claims a key once; a redelivery of the same key is refused', async () => {
+    await withStores(({ sql }) => {
+      const claims = new Claims(sql)
+      expect(claims.take('mid.1', T, T)).toBe(true)
+      expect(claims.take('mid.1', T, T + 5)).toBe(false)
+      expect(claims.take('mid.2', T, T)).toBe(true)
+      expect(claims.count()).toBe(2)
+    })
+  })
+
+  it('records what was decided per claim', async () => {
+    await withStores(({ sql }) => {
+      const claims = new Claims(sql)
+      claims.take('a', T, T)
+      claims.take('b', T, T)
+      claims.take('c', T, T)
+      claims.record('a', 'new')
+      claims.record('b', 'new')
+      claims.record('c', 'rate_limited')
+      expect(claims.decisions()).toEqual({ new: 2, rate_limited: 1 })
+    })
+  })
+
+  it('keeps a claim past Meta\'s 36-hour redelivery horizon, then forgets it', async () => {
+    expect(CLAIM_RETENTION_MS).toBeGreaterThan(36 * 3_600_000)
+    await withStores(({ sql }) => {
+      const claims = new Claims(sql)
+      claims.take('old', T, T)
+      claims.take('new', T, T + 3_600_000)
+      expect(claims.oldest()).toBe(T)
+      claims.expire(T + 36 * 3_600_000)
+      expect(claims.keys().sort()).toEqual(['new', 'old'])
+      claims.expire(T + CLAIM_RETENTION_MS + 1)
+      expect(claims.keys()).toEqual(['new'])
+      // Forgotten means a (very late) redelivery would be claimed again: that is why it outlives 36 h.
+      expect(claims.take('old', T, T + CLAIM_RETENTION_MS + 2)).toBe(true)
+    })
+  })
+})
