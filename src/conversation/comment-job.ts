@@ -14,9 +14,9 @@
  */
 import type { Config } from '../core/config'
 import type { Logger } from '../core/log'
-import { BudgetExhausted, retry } from '../core/retry'
 import type { CommentJob, JobOutcome, LeasedJob, PartGate } from './decision'
 import { modelReply, type ModelDeps } from './model-call'
+import { sendWithRetry } from './send-retry'
 
 /** Meta allows a private reply within 7 days of the comment. */
 export const COMMENT_REPLY_MS = 7 * 24 * 3_600_000
@@ -52,7 +52,6 @@ export interface CommentStore {
 }
 
 type Result = 'done' | 'deferred' | 'failed' | 'skipped'
-type Sent = { ok: true; id: string } | { ok: false; final: boolean; category: string; ambiguous?: boolean; retryAfterMs?: number }
 
 export async function runCommentJob(
   deps: CommentDeps,
@@ -122,11 +121,11 @@ export async function runCommentJob(
       await store.release(job.id, job.leaseId, { retryAt: deps.now() + opts.echoGraceMs })
       return 'deferred'
     }
-    const sent = await send(deps, deadline, () =>
+    const sent = await sendWithRetry(deps, deadline, () =>
       isPrivate ? comments.privateReply(kind.commentId, parts[idx]!).then((r) => r.messageId) : comments.publicReply(kind.commentId, parts[idx]!).then((r) => r.id)
     )
     if (sent.ok) {
-      await store.partSent(job.id, idx, isPrivate ? sent.id : '')
+      await store.partSent(job.id, idx, isPrivate ? sent.value : '')
       continue
     }
     if (!isPrivate && (sent.final || sent.ambiguous)) {
@@ -168,30 +167,3 @@ async function privateText(deps: CommentDeps, store: CommentStore, job: LeasedJo
   return modelReply(deps, store, job, { text: kind.text, context })
 }
 
-async function send(deps: CommentDeps, deadline: number, call: () => Promise<string>): Promise<Sent> {
-  try {
-    const id = await retry(call, {
-      deadline,
-      now: deps.now,
-      sleep: deps.sleep,
-      // No idempotency key: an unanswered request is never repeated here. Nor is a rate limit:
-      // retrying through a throttle only extends it (the DM path's rule).
-      isRetryable: (err) => {
-        const f = deps.classify(err)
-        return f.retryable && !f.ambiguous && f.category !== 'rate_limited'
-      },
-    })
-    return { ok: true, id }
-  } catch (err) {
-    if (err instanceof BudgetExhausted && err.attempts === 0) return { ok: false, final: false, category: 'deadline' }
-    const failure = deps.classify(err instanceof BudgetExhausted ? err.cause : err)
-    if (!failure.retryable) return { ok: false, final: true, category: failure.category }
-    return {
-      ok: false,
-      final: false,
-      category: failure.category,
-      ...(failure.ambiguous ? { ambiguous: true } : {}),
-      ...(failure.retryAfterMs !== undefined ? { retryAfterMs: failure.retryAfterMs } : {}),
-    }
-  }
-}

@@ -9,11 +9,11 @@
 import type { Config } from '../core/config'
 import type { JobOutcome, LeasedJob, PartGate, Turn } from './decision'
 import type { Logger } from '../core/log'
-import { BudgetExhausted, retry } from '../core/retry'
 import { replyPolicy } from '../meta/window'
 import type { PromptContext } from '../llm/prompt'
 import { runCommentJob, type CommentSender } from './comment-job'
 import { modelMs as modelCallMs, modelReply, type GeneratedReply } from './model-call'
+import { sendWithRetry } from './send-retry'
 
 /** The per-sender object's job methods (a Durable Object stub, or the object itself). */
 export interface JobStore {
@@ -196,9 +196,10 @@ export async function runJob(
         return 'deferred'
       }
       const chips = idx === parts.length - 1 ? quickRepliesFor(job.kind, config) : []
-      const sent = await sendWithRetry(deps, job.userId, parts[idx]!, deadline, chips)
+      const text = parts[idx]!
+      const sent = await sendWithRetry(deps, deadline, () => (chips.length ? deps.send.text(job.userId, text, chips) : deps.send.text(job.userId, text)))
       if (sent.ok) {
-        await store.partSent(job.id, idx, sent.messageId)
+        await store.partSent(job.id, idx, sent.value.messageId)
         continue
       }
       if (sent.final && sent.category === 'unknown') {
@@ -260,40 +261,6 @@ async function generate(deps: PipelineDeps, store: JobStore, job: LeasedJob): Pr
 /** A retry time just after a throttle pause, spread over PAUSE_SPREAD_MS across senders. */
 function afterPause(until: number): number {
   return until + Math.floor(Math.random() * PAUSE_SPREAD_MS)
-}
-
-type SendResult =
-  | { ok: true; messageId: string }
-  | { ok: false; final: boolean; category: string; ambiguous?: boolean; retryAfterMs?: number }
-
-async function sendWithRetry(deps: PipelineDeps, userId: string, text: string, deadline: number, chips: readonly string[]): Promise<SendResult> {
-  try {
-    const { messageId } = await retry(() => (chips.length ? deps.send.text(userId, text, chips) : deps.send.text(userId, text)), {
-      deadline,
-      now: deps.now,
-      sleep: deps.sleep,
-      // The Send API has no idempotency key: after an unanswered request only the echo webhook
-      // can tell whether the message went out, so such a part waits for it instead of resending.
-      // A rate limit is not retried here either: retrying through a throttle only extends it.
-      isRetryable: (err) => {
-        const f = deps.classify(err)
-        return f.retryable && !f.ambiguous && f.category !== 'rate_limited'
-      },
-    })
-    return { ok: true, messageId }
-  } catch (err) {
-    // Out of time before the first attempt: nothing was sent, so nothing to wait for.
-    if (err instanceof BudgetExhausted && err.attempts === 0) return { ok: false, final: false, category: 'deadline' }
-    const failure = deps.classify(err instanceof BudgetExhausted ? err.cause : err)
-    if (!failure.retryable) return { ok: false, final: true, category: failure.category }
-    return {
-      ok: false,
-      final: false,
-      category: failure.category,
-      ambiguous: failure.ambiguous,
-      ...(failure.retryAfterMs !== undefined ? { retryAfterMs: failure.retryAfterMs } : {}),
-    }
-  }
 }
 
 function errorName(err: unknown): string {
