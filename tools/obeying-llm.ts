@@ -71,6 +71,13 @@ export function obey(system: string, user: string): string {
   return user
 }
 
+/** What an obedient model answers to a chat: the system message, and the last user turn unfenced. */
+export function obeyChat(messages: readonly { role: string; content: string }[]): string {
+  const system = messages.find((m) => m.role === 'system')?.content ?? ''
+  const lastUser = [...messages].reverse().find((m) => m.role === 'user')?.content ?? ''
+  return obey(system, unwrapUserTurn(lastUser))
+}
+
 export function createObeyingLlm(): ObeyingLlm {
   const state: ObeyingLlm = {
     calls: 0,
@@ -85,10 +92,8 @@ export function createObeyingLlm(): ObeyingLlm {
       }
       state.calls++
       const body = (await req.json()) as { model: string; messages: WireMessage[] }
-      const system = body.messages.find((m) => m.role === 'system')?.content ?? ''
-      state.lastSystem = system
-      const lastUser = [...body.messages].reverse().find((m) => m.role === 'user')?.content ?? ''
-      const content = obey(system, unwrapUserTurn(lastUser))
+      state.lastSystem = body.messages.find((m) => m.role === 'system')?.content ?? ''
+      const content = obeyChat(body.messages)
       return Response.json({
         id: `chatcmpl-${state.calls}`,
         object: 'chat.completion',

@@ -6,20 +6,14 @@
 import { env } from 'cloudflare:workers'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { forgetCachedToken } from '../../src/conversation/deps'
-import { obey, unwrapUserTurn } from '../../tools/obeying-llm'
+import { obeyChat } from '../../tools/obeying-llm'
 import { commentDelivery, newCommentId } from '../../tools/payloads'
 import { newSender, post, postItems, senderStub, testConfig } from '../helpers/deliver'
 import { eventually, installNetwork } from '../helpers/network'
 
 let net: ReturnType<typeof installNetwork>
 beforeEach(() => {
-  net = installNetwork({
-    llm: (body) => {
-      const system = body.messages.find((m) => m.role === 'system')?.content ?? ''
-      const user = [...body.messages].reverse().find((m) => m.role === 'user')?.content ?? ''
-      return obey(system, unwrapUserTurn(user))
-    },
-  })
+  net = installNetwork({ llm: (body) => obeyChat(body.messages) })
 })
 afterEach(() => net.restore())
 const settings = (x: Record<string, string>) => x as unknown as Partial<Env>

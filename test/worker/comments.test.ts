@@ -10,7 +10,7 @@ import { env } from 'cloudflare:workers'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { SenderObject } from '../../src/conversation/sender'
 import { deriveCanary } from '../../src/llm/prompt'
-import { obey, unwrapUserTurn } from '../../tools/obeying-llm'
+import { obeyChat } from '../../tools/obeying-llm'
 import { commentDelivery, DEFAULT_ACCOUNT_ID, newCommentId, type CommentOptions } from '../../tools/payloads'
 import { newSender, post, postItems, senderStub, testConfig } from '../helpers/deliver'
 import { eventually, installNetwork } from '../helpers/network'
@@ -23,13 +23,7 @@ const rules = () => settings()
 
 let net: ReturnType<typeof installNetwork>
 beforeEach(() => {
-  net = installNetwork({
-    llm: (body) => {
-      const system = body.messages.find((m) => m.role === 'system')?.content ?? ''
-      const user = [...body.messages].reverse().find((m) => m.role === 'user')?.content ?? ''
-      return obey(system, unwrapUserTurn(user))
-    },
-  })
+  net = installNetwork({ llm: (body) => obeyChat(body.messages) })
 })
 afterEach(() => net.restore())
 

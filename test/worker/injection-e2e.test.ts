@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { deriveCanary } from '../../src/llm/prompt'
-import { obey, unwrapUserTurn } from '../../tools/obeying-llm'
+import { obeyChat } from '../../tools/obeying-llm'
 import { postItems, newSender, testConfig } from '../helpers/deliver'
 import { installNetwork } from '../helpers/network'
 
@@ -9,13 +9,7 @@ const config = testConfig
 let net: ReturnType<typeof installNetwork>
 beforeEach(() => {
   // The LLM stand-in obeys the user: asked for its prompt it prints the system message.
-  net = installNetwork({
-    llm: (body) => {
-      const system = body.messages.find((m) => m.role === 'system')?.content ?? ''
-      const user = [...body.messages].reverse().find((m) => m.role === 'user')?.content ?? ''
-      return obey(system, unwrapUserTurn(user))
-    },
-  })
+  net = installNetwork({ llm: (body) => obeyChat(body.messages) })
 })
 afterEach(() => net.restore())
 
