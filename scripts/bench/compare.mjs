@@ -25,28 +25,10 @@ const CLK_TCK = (() => {
 })()
 
 /**
- * CPU seconds (user + system) used so far by every live process in process group `pgid`.
- * wrangler dev runs detached as its own group: the wrangler Node process, workerd and helpers.
+ * CPU seconds (user + system) used so far by every live process in process group `pgid`, by
+ * command name (wrangler's node vs workerd). wrangler dev runs detached as its own group: the
+ * wrangler Node process, workerd and helpers.
  */
-export function groupCpuSeconds(pgid) {
-  let ticks = 0
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue
-    let stat
-    try {
-      stat = readFileSync(`/proc/${name}/stat`, 'utf8')
-    } catch {
-      continue // exited meanwhile
-    }
-    // Fields after the command name, which is in parentheses and may contain spaces.
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    if (Number(f[2]) !== pgid) continue
-    ticks += Number(f[11]) + Number(f[12])
-  }
-  return ticks / CLK_TCK
-}
-
-/** CPU per process of the group, by command name (wrangler's node vs workerd). */
 export function groupCpuByCommand(pgid) {
   const out = {}
   for (const name of readdirSync('/proc')) {
@@ -55,8 +37,9 @@ export function groupCpuByCommand(pgid) {
     try {
       stat = readFileSync(`/proc/${name}/stat`, 'utf8')
     } catch {
-      continue
+      continue // exited meanwhile
     }
+    // The command name is in parentheses and may contain spaces; the fields follow it.
     const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
     if (Number(f[2]) !== pgid) continue
