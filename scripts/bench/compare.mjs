@@ -187,6 +187,7 @@ async function countedPhase(stack, counters, n, label, senders, llmMs) {
       rowsWritten: Object.values(rowsWrittenByStatement).reduce((a, b) => a + b, 0),
       rowsWrittenByStatement,
       sqlStatements: per('sqlStatements'),
+      statementsByText: perMap('statementsByText'),
       kvReads: per('kvReads'),
       kvWrites: per('kvWrites'),
       kvDeletes: per('kvDeletes'),

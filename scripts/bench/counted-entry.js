@@ -22,6 +22,7 @@ const tally = {
   rowsWritten: 0,
   sqlStatements: 0,
   rowsWrittenByStatement: {},
+  statementsByText: {},
   kvReads: 0,
   kvWrites: 0,
   kvDeletes: 0,
@@ -102,7 +103,10 @@ function countedSql(sql) {
   return passThrough(sql, {
     exec: (query, ...bindings) => {
       const cursor = sql.exec(query, ...bindings)
-      if (!query.includes('__miniflare')) tally.sqlStatements++
+      if (!query.includes('__miniflare')) {
+        tally.sqlStatements++
+        bump(tally.statementsByText, query.replace(/\s+/g, ' ').trim().slice(0, 60), 1)
+      }
       if (!/^\s*SELECT\b/i.test(query)) {
         const n = cursor.rowsWritten
         tally.rowsWritten += n
