@@ -19,7 +19,7 @@ import { runCpuBench, runGuardBench } from './cpu.mjs'
 import { runLoad } from './load.mjs'
 import { runBreakdown } from './breakdown.mjs'
 import { runBursty } from './bursty.mjs'
-import { runComparison, VARIANTS } from './compare.mjs'
+import { PROBES, runComparison, VARIANTS } from './compare.mjs'
 import { costBudgets, renderCost } from './cost-report.mjs'
 import { runInvocationCpu } from './invocation.mjs'
 import { ROOT } from '../sandbox/sandbox.mjs'
@@ -110,6 +110,7 @@ if (!flags['skip-compare']) {
     countN: quick ? 20 : 60,
     rounds: quick ? 1 : positiveInt('rounds', flags.rounds, 9),
     variants: quick ? [] : VARIANTS,
+    probes: quick ? [] : PROBES,
     log,
   })
 }

@@ -55,10 +55,12 @@ export async function phase(stack, { n, c, llmMs, label }) {
   stack.llm.configure({ latencyMs: llmMs })
   const pgid = stack.child.pid
   const cpuBefore = groupCpuByCommand(pgid)
+  const fetchesBefore = stack.graph.calls.length + stack.llm.requests.length
   const w = await webhookPhase(stack, n, c, label)
   const senders = w.results.filter((r) => r.status === 200).map((r) => r.senderId)
   await waitForReplies(stack, senders, llmMs + 30_000)
   const cpu = diff(cpuBefore, groupCpuByCommand(pgid))
+  const fetches = stack.graph.calls.length + stack.llm.requests.length - fetchesBefore
   const replies = repliesBySender(stack.graph)
   const answered = senders.filter((s) => replies.get(s)?.length === 1).length
   const duplicated = senders.filter((s) => (replies.get(s)?.length ?? 0) > 1).length
@@ -73,6 +75,8 @@ export async function phase(stack, { n, c, llmMs, label }) {
     cpuSeconds: total,
     cpuByCommand: cpu,
     cpuMsPerDm: answered ? (total * 1000) / answered : NaN,
+    /** Outbound requests the stand-ins saw (LLM calls and Graph calls), per DM answered. */
+    fetchesPerDm: answered ? fetches / answered : NaN,
   }
 }
 
@@ -83,6 +87,18 @@ export async function phase(stack, { n, c, llmMs, label }) {
 export const VARIANTS = [
   { name: 'product, LOG_LEVEL=error (no log line per DM)', vars: { LOG_LEVEL: 'error' } },
   { name: 'product, LOG_LEVEL=error, MARK_SEEN=false', vars: { LOG_LEVEL: 'error', MARK_SEEN: 'false' } },
+]
+
+/**
+ * Unit probes: the yardstick with k more units of one kind per DM (see yardstick/worker.js),
+ * measured in the same rounds at 5 concurrent. (probe − yardstick) / k in each round prices one
+ * unit on this machine, so the product's extra CPU can be split by what it spends.
+ */
+export const PROBES = [
+  { unit: 'doRequest', label: 'Durable Object request', k: 4, vars: { PROBE_DO: '4' } },
+  { unit: 'fetch', label: 'outbound fetch (Graph call)', k: 4, vars: { PROBE_FETCH: '4' } },
+  { unit: 'sqlStatement', label: 'SQL statement (point read)', k: 40, vars: { PROBE_SQL: '40' } },
+  { unit: 'logLine', label: 'log line (≈ 100 B of JSON)', k: 2, vars: { PROBE_LOG: '2' } },
 ]
 
 /**
@@ -98,6 +114,9 @@ export async function runComparison(opts) {
   }
   const variants = opts.variants ?? []
   for (const v of variants) sides[v.name] = await startE2E({ ...common, vars: { LLM_DAILY_BUDGET: '10000000', ...v.vars } })
+  const probes = opts.probes ?? []
+  const probeName = (p) => `probe ${p.unit}`
+  for (const p of probes) sides[probeName(p)] = await startE2E({ ...common, config: join(ROOT, 'scripts', 'bench', 'yardstick', 'wrangler.toml'), vars: p.vars })
   const results = { product: {}, yardstick: {}, clkTck: CLK_TCK, llmMs: opts.llmMs, graphMs: opts.graphMs, rounds: opts.rounds }
   try {
     for (const [name, stack] of Object.entries(sides)) {
@@ -112,7 +131,7 @@ export async function runComparison(opts) {
     for (let r = 0; r < opts.rounds; r++) {
       for (const c of [1, 5]) {
         const base = r % 2 === 0 ? ['product', 'yardstick'] : ['yardstick', 'product']
-        const order = c === 5 ? [...base, ...variants.map((v) => v.name)] : base
+        const order = c === 5 ? [...base, ...variants.map((v) => v.name), ...probes.map(probeName)] : base
         for (const name of order) {
           const p = await phase(sides[name], { n: opts.counts[c], c, llmMs: opts.llmMs, label: `${name}-r${r}-c${c}` })
           rounds[name][c].push(p)
@@ -143,6 +162,15 @@ export async function runComparison(opts) {
   }
   results.variants = variants.map((v) => ({ name: v.name, vars: v.vars, c5: results[v.name].c5 }))
   for (const v of variants) delete results[v.name]
+  results.unitPrices = probes.map((p) => {
+    const mine = results[probeName(p)].c5.rounds
+    const base = results.yardstick.c5.rounds
+    const perRound = mine.map((x, i) => (x.cpuMsPerDm - base[i].cpuMsPerDm) / p.k)
+    const sorted = [...perRound].sort((a, b) => a - b)
+    return { unit: p.unit, label: p.label, k: p.k, msPerUnit: sorted[Math.floor((sorted.length - 1) / 2)], perRound }
+  })
+  for (const p of probes) delete results[probeName(p)]
+  for (const u of results.unitPrices) log(`compare unit price, ${u.label}: ${u.msPerUnit.toFixed(3)} ms (rounds ${u.perRound.map((v) => v.toFixed(3)).join(', ')})`)
   results.counts = await countPerDm({ n: opts.countN, llmMs: opts.llmMs, graphMs: opts.graphMs, log })
   return results
 }

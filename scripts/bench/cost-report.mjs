@@ -62,6 +62,47 @@ export function costBudgets(r, atMost) {
   return out
 }
 
+/**
+ * What one unit costs on this machine (the yardstick's probes) and, from the product's measured
+ * units per DM, how much of the CPU gap each kind of unit explains; the rest is our own JS.
+ */
+function renderGap(c, u) {
+  if (!c.unitPrices?.length || !u) return []
+  const price = Object.fromEntries(c.unitPrices.map((x) => [x.unit, x.msPerUnit]))
+  const p = c.product.c5
+  const y = c.yardstick.c5
+  // The comparison's DMs each come from a new sender, like the count phase's first DMs. The
+  // yardstick's SQL per new sender: its CREATE, the claim and the sent mark.
+  const extra = {
+    doRequest: u.doRequests - 2,
+    fetch: p.fetchesPerDm - y.fetchesPerDm,
+    sqlStatement: u.sqlStatements - 3,
+    logLine: u.logLines,
+  }
+  const gap = p.cpuMsPerDm - y.cpuMsPerDm
+  const rows = c.unitPrices.map((x) => [x.label, fmt(x.msPerUnit, 3), x.perRound.map((v) => fmt(v, 3)).join(' · '), fmt(extra[x.unit], 2), fmt(extra[x.unit] * x.msPerUnit, 2)])
+  const explained = c.unitPrices.reduce((a, x) => a + extra[x.unit] * x.msPerUnit, 0)
+  return [
+    'What one unit costs here, and where the product\'s extra CPU goes. Each probe is the yardstick with k more units',
+    'of one kind per DM (`PROBE_*` in `scripts/bench/yardstick/worker.js`), run at 5 concurrent in the same rounds;',
+    '(probe − yardstick) / k in each round prices one unit, the median of the rounds is used. The product\'s extra units',
+    'per DM are its measured counts (below) less the yardstick\'s; what they do not explain is the product\'s own',
+    'JavaScript (signature and schema checks, screening, prompt, the openai SDK, the output guard, the reply bookkeeping).',
+    '',
+    table(
+      ['Unit', 'CPU ms per unit', 'per round', 'product\'s extra units per DM', 'CPU ms per DM'],
+      [
+        ...rows.map((r) => r.map(String)),
+        ['rest: the product\'s own JavaScript', '', '', '', fmt(gap - explained, 2)],
+        ['**product − yardstick**', '', '', '', `**${fmt(gap, 2)}**`],
+      ]
+    ),
+    '',
+    `Outbound fetches per DM: product ${fmt(p.fetchesPerDm, 2)}, yardstick ${fmt(y.fetchesPerDm, 2)}. Alarms set per DM (storage calls, priced with the request that sets them): ${fmt(u.alarmsSet, 2)}.`,
+    '',
+  ]
+}
+
 export function renderCost(r) {
   const lines = []
   const c = r.compare
@@ -104,9 +145,10 @@ export function renderCost(r) {
       '',
       `CPU by process, ms per DM at 5 concurrent: product ${cmd(p, 5)}; yardstick ${cmd(y, 5)}.`,
       '',
+      ...renderGap(c, u),
       ...(c.variants?.length
         ? [
-            'Where the product\'s extra CPU goes: the same product with settings that switch one cost off, measured in the',
+            'The same product with settings that switch one cost off, measured in the',
             'same rounds at 5 concurrent (each a separate `wrangler dev`):',
             '',
             table(

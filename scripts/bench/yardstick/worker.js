@@ -4,6 +4,10 @@
  * claim in the sender's SQLite Durable Object before the 200; then, in waitUntil, one LLM call,
  * one Send API call and one durable "sent" mark. No logs, no config validation, no defences:
  * what the product pays on top of this is the price of its guarantees and features.
+ *
+ * Unit probes: with PROBE_DO, PROBE_FETCH, PROBE_SQL or PROBE_LOG set to k (all 0 by default, as
+ * the comparison runs it), each DM also makes k more of one kind of unit, so the bench can price
+ * one unit of each kind in the same run and say where the product's extra CPU goes.
  */
 import { DurableObject } from 'cloudflare:workers'
 
@@ -14,12 +18,24 @@ export class YardstickSender extends DurableObject {
   }
 
   claim(mid) {
+    // Probe: k point reads like the product's, inside the claim (so before the 200).
+    for (let i = probe(this.env, 'PROBE_SQL'); i > 0; i--) this.ctx.storage.sql.exec('SELECT sent FROM msgs WHERE mid = ?', `probe-${i}`).toArray()
     return this.ctx.storage.sql.exec('INSERT OR IGNORE INTO msgs (mid) VALUES (?)', mid).rowsWritten > 0
   }
 
   markSent(mid) {
     this.ctx.storage.sql.exec('UPDATE msgs SET sent = 1 WHERE mid = ?', mid)
   }
+
+  /** Probe: one more Durable Object request with a point read. */
+  probe(mid) {
+    return this.ctx.storage.sql.exec('SELECT sent FROM msgs WHERE mid = ?', mid).toArray().length
+  }
+}
+
+function probe(env, name) {
+  const k = Number(env[name] ?? 0)
+  return Number.isInteger(k) && k > 0 ? Math.min(k, 200) : 0
 }
 
 const keys = new Map()
@@ -40,6 +56,14 @@ function hexBytes(hex) {
 }
 
 async function reply(env, stub, senderId, mid, text) {
+  const graphUrl = `${env.GRAPH_API_BASE}/${env.GRAPH_API_VERSION}/${env.IG_ACCOUNT_ID}/messages`
+  const graphHeaders = { authorization: `Bearer ${env.IG_ACCESS_TOKEN}`, 'content-type': 'application/json' }
+  // Probes: k typing indicators (outbound fetches), k object requests.
+  for (let i = probe(env, 'PROBE_FETCH'); i > 0; i--) {
+    const r = await fetch(graphUrl, { method: 'POST', headers: graphHeaders, body: JSON.stringify({ recipient: { id: senderId }, sender_action: 'typing_on' }) })
+    await r.arrayBuffer()
+  }
+  for (let i = probe(env, 'PROBE_DO'); i > 0; i--) await stub.probe(mid)
   const llm = await fetch(`${env.OPENAI_BASE_URL}/chat/completions`, {
     method: 'POST',
     headers: { authorization: `Bearer ${env.OPENAI_API_KEY}`, 'content-type': 'application/json' },
@@ -47,13 +71,17 @@ async function reply(env, stub, senderId, mid, text) {
   })
   const answer = (await llm.json()).choices?.[0]?.message?.content
   if (!answer) return
-  const sent = await fetch(`${env.GRAPH_API_BASE}/${env.GRAPH_API_VERSION}/${env.IG_ACCOUNT_ID}/messages`, {
+  const sent = await fetch(graphUrl, {
     method: 'POST',
-    headers: { authorization: `Bearer ${env.IG_ACCESS_TOKEN}`, 'content-type': 'application/json' },
+    headers: graphHeaders,
     body: JSON.stringify({ recipient: { id: senderId }, message: { text: answer } }),
   })
   await sent.arrayBuffer()
   if (sent.ok) await stub.markSent(mid)
+  // Probe: k structured log lines of the product's size (about 100 bytes).
+  for (let i = probe(env, 'PROBE_LOG'); i > 0; i--) {
+    console.log(JSON.stringify({ level: 'info', event: 'webhook_received', component: 'webhook', events: 1, new: 1, ms: 3, probe: i }))
+  }
 }
 
 export default {
