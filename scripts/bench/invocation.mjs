@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { summarize } from '../../tools/bench-stats.ts'
-import { buildDelivery, signBody } from '../sandbox/webhook-client.mjs'
+import { buildDelivery, payloads, signBody } from '../sandbox/webhook-client.mjs'
 import { ROOT } from '../sandbox/sandbox.mjs'
 
 const SECRETS = { APP_SECRET: 'bench-app-secret', VERIFY_TOKEN: 'bench-verify', IG_ACCESS_TOKEN: 'bench-token', OPENAI_API_KEY: 'bench-key' }
@@ -97,7 +97,7 @@ function fakeSender(name) {
 
 const fakeAccount = {
   spend: async () => true,
-  sendState: async () => ({ token: SECRETS.IG_ACCESS_TOKEN, invalid: false }),
+  sendState: async () => ({ token: SECRETS.IG_ACCESS_TOKEN, invalid: false, pausedUntil: 0 }),
   token: async () => SECRETS.IG_ACCESS_TOKEN,
   report: async () => {},
   tokenRejected: async () => {},
@@ -129,7 +129,9 @@ export async function runInvocationCpu({ iterations = 300, warmup = 50, log = ()
   const worker = await loadWorker()
   const env = {
     ...SECRETS,
-    IG_ACCOUNT_ID: '17841400000000000',
+    // The deliveries' account (entry.id), as the sandbox configures it: the configured account's
+    // route, not a connected account's, which this stand-in does not play.
+    IG_ACCOUNT_ID: payloads.DEFAULT_ACCOUNT_ID,
     GRAPH_API_BASE: 'https://graph.instagram.com',
     GRAPH_API_VERSION: 'v25.0',
     OPENAI_MODEL: 'gpt-4o-mini',
