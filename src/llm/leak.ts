@@ -2,7 +2,8 @@
  * The leak check: does a reply carry the canary or a 40-character run of the system prompt?
  * Both sides are folded alike (look-alike letters, case, invisibles; src/llm/fold.ts), and the
  * reply is also read decoded (HTML entities, percent-encoding, base64/hex/binary runs), reversed
- * and in ROT13. Work is linear in the reply: a fixed number of passes, 40-character windows.
+ * and in ROT13. Work is linear in the reply and the reference: a fixed number of passes over the
+ * reply, one over the reference, 40-character windows.
  */
 import { decodeText } from './decode'
 import { foldText } from './fold'
@@ -42,48 +43,81 @@ function rollHash(h: number, text: string, start: number): number {
   return (Math.imul((h - Math.imul(out, BPOW)) | 0, B) + inn) | 0
 }
 
-/** The distinct 40-unit windows of a text, by rolling hash. */
-class Windows {
-  private readonly byHash = new Map<number, string[]>()
+/** Do the 40 units of `a` from `i` equal those of `b` from `j`? No substring is made. */
+function sameWindow(a: string, i: number, b: string, j: number): boolean {
+  for (let k = 0; k < LEAK_WINDOW; k++) if (a.charCodeAt(i + k) !== b.charCodeAt(j + k)) return false
+  return true
+}
 
-  constructor(text: string) {
-    if (text.length < LEAK_WINDOW) return
+/**
+ * The 40-unit windows of one text, as (hash, start) pairs in an open-addressing table of typed
+ * arrays that is reused from call to call. The reference text differs in every call (the fence
+ * boundary in the system message is fresh per request), so a cache of window strings per
+ * reference never hit, and it held up to 17 maps of ~1,500 strings each alive until the old
+ * generation collected them: most of a delivery's garbage-collection time.
+ */
+class WindowIndex {
+  private hashes = new Int32Array(0)
+  /** Window start + 1; 0 marks an empty slot. */
+  private starts = new Int32Array(0)
+  private mask = 0
+  private shift = 32
+  private text = ''
+
+  /** Indexes `text`, forgetting the text indexed before. */
+  build(text: string): this {
+    this.text = text
+    const count = text.length - LEAK_WINDOW + 1
+    if (count <= 0) {
+      this.mask = 0
+      return this
+    }
+    let size = 64
+    let bits = 6
+    while (size < 2 * count) {
+      size *= 2
+      bits++
+    }
+    if (this.starts.length < size) {
+      this.hashes = new Int32Array(size)
+      this.starts = new Int32Array(size)
+    } else this.starts.fill(0, 0, size)
+    this.mask = size - 1
+    this.shift = 32 - bits
     let h = firstHash(text)
     for (let i = 0; ; ) {
-      const w = text.slice(i, i + LEAK_WINDOW)
-      const list = this.byHash.get(h)
-      if (!list) this.byHash.set(h, [w])
-      else if (!list.includes(w)) list.push(w)
-      if (++i + LEAK_WINDOW > text.length) break
+      let slot = this.slotOf(h)
+      while (this.starts[slot] !== 0) slot = (slot + 1) & this.mask
+      this.hashes[slot] = h
+      this.starts[slot] = i + 1
+      if (++i >= count) break
       h = rollHash(h, text, i)
     }
+    return this
   }
 
-  /** Does `text` contain any of the windows? */
+  private slotOf(h: number): number {
+    // The polynomial hash's low bits mix poorly: take the top bits of a multiplicative step.
+    return Math.imul(h, 0x9e3779b1) >>> this.shift
+  }
+
+  /** Does `text` contain any window of the indexed text? */
   foundIn(text: string): boolean {
-    if (this.byHash.size === 0 || text.length < LEAK_WINDOW) return false
+    if (this.mask === 0 || text.length < LEAK_WINDOW) return false
     let h = firstHash(text)
     for (let i = 0; ; ) {
-      const list = this.byHash.get(h)
-      if (list !== undefined && list.includes(text.slice(i, i + LEAK_WINDOW))) return true
+      for (let slot = this.slotOf(h); this.starts[slot] !== 0; slot = (slot + 1) & this.mask) {
+        if (this.hashes[slot] === h && sameWindow(this.text, this.starts[slot]! - 1, text, i)) return true
+      }
       if (++i + LEAK_WINDOW > text.length) return false
       h = rollHash(h, text, i)
     }
   }
 }
 
-const windowCache = new Map<string, { flat: Windows; bare: Windows }>()
-
-function promptWindows(systemPrompt: string) {
-  let hit = windowCache.get(systemPrompt)
-  if (!hit) {
-    const f = flat(systemPrompt)
-    hit = { flat: new Windows(f), bare: new Windows(bareOfFlat(f)) }
-    if (windowCache.size > 16) windowCache.clear()
-    windowCache.set(systemPrompt, hit)
-  }
-  return hit
-}
+// findLeak is synchronous, so one pair of tables serves every call in the isolate.
+const flatIndex = new WindowIndex()
+const bareIndex = new WindowIndex()
 
 function rot13(s: string): string {
   return s.replace(/[a-z]/gi, (c) => {
@@ -94,7 +128,8 @@ function rot13(s: string): string {
 
 /** Which leak test fired, if any: the canary or a 40-character run of the prompt. */
 export function findLeak(reply: string, canary: string, systemPrompt: string): string | undefined {
-  const windows = promptWindows(systemPrompt)
+  const flatPrompt = flat(systemPrompt)
+  const windows = { flat: flatIndex.build(flatPrompt), bare: bareIndex.build(bareOfFlat(flatPrompt)) }
   const canaryBare = bareOfFlat(flat(canary))
   const decoded = decodeText(reply)
   const candidates: Array<[string, string]> = [['plain', reply]]

@@ -57,3 +57,31 @@ describe('leak check: look-alikes and encodings (issue 11, finding 6)', () => {
     expect(checkReply(reply, ctx)).toEqual({ ok: true, text: reply })
   })
 })
+
+describe('leak check: the reference is read afresh in every call', () => {
+  // The system message carries a fence boundary that is new in every request.
+  const withBoundary = (b: string) => `${DEFAULT_SYSTEM_PROMPT}\n\nEach message is fenced by the marker ${b} on both sides; say marker ${b} never.`
+
+  it('blocks a run of the reference that crosses this call\'s boundary, and not the same words around another boundary', () => {
+    const b = '0f3a9c5e7b21d4c8'
+    const leak = `marker ${b} on both sides; say marker ${b}`
+    expect(checkReply(`Sure: ${leak}`, { ...ctx, systemPrompt: withBoundary(b) })).toMatchObject({ ok: false, reason: 'leak' })
+    expect(checkReply(`Sure: ${leak}`, { ...ctx, systemPrompt: withBoundary('7d6e5f4a3b2c1d0e') })).toMatchObject({ ok: true })
+  })
+
+  it('forgets the previous reference: a long one checked before a short one does not block the short one\'s replies', () => {
+    const long = `${DEFAULT_SYSTEM_PROMPT}\n${'The secret house rule is never to mention the back room. '.repeat(40)}`
+    const reply = 'Fine. The secret house rule is never to mention the back room.'
+    expect(checkReply(reply, { ...ctx, systemPrompt: long })).toMatchObject({ ok: false, reason: 'leak' })
+    expect(checkReply(reply, { ...ctx, systemPrompt: 'You are a helpful shop assistant for a bakery in Porto.' })).toEqual({ ok: true, text: reply })
+    expect(checkReply(reply, { ...ctx, systemPrompt: long })).toMatchObject({ ok: false, reason: 'leak' })
+  })
+
+  it('finds a run at any position of a reference far longer than the reply', () => {
+    const filler = Array.from({ length: 300 }, (_, i) => `Rule ${i}: answer item ${i * 7} politely.`).join(' ')
+    for (const at of [0, 4000, filler.length - 45]) {
+      const run = filler.slice(at, at + 45)
+      expect(checkReply(`ok ${run} ok`, { ...ctx, systemPrompt: filler })).toMatchObject({ ok: false, reason: 'leak' })
+    }
+  })
+})
