@@ -23,8 +23,8 @@ let threshold = RANK.info
 /**
  * The lowest level written (LOG_LEVEL; info by default), for the whole isolate: one Worker has one
  * configuration, and readConfig sets it. Every line costs CPU twice, in the Worker and in the
- * runtime that ships it, so per DM the default level writes one summary line and keeps the
- * details for debug.
+ * runtime that ships it, so the default level writes no line per DM on the happy path (the
+ * deliveries are rolled up, see rollUp) and keeps the details for debug.
  */
 export function setLogLevel(level: Level): void {
   threshold = RANK[level]
@@ -59,7 +59,27 @@ export function hashId(id: string, key: string): Promise<string> {
 /** Lines of one sampled event logged per isolate and window; the rest are only counted. */
 export const SAMPLED_PER_WINDOW = 5
 export const SAMPLE_WINDOW_MS = 60_000
-const sampleWindows = new Map<string, { start: number; logged: number; suppressed: number }>()
+
+/**
+ * One event's current window in this isolate: how many lines it wrote, how many calls it held
+ * back, and (for rolled-up events) the sums of what those held calls would have logged.
+ */
+interface Window {
+  start: number
+  logged: number
+  held: number
+  sums: Record<string, number>
+}
+const windows = new Map<string, Window>()
+
+/** The event's window at `now`; a window a minute old is closed and returned beside the new one. */
+function windowAt(event: string, now: number): { w: Window; closed: Window | undefined } {
+  const open = windows.get(event)
+  if (open && now - open.start < SAMPLE_WINDOW_MS) return { w: open, closed: undefined }
+  const w: Window = { start: now, logged: 0, held: 0, sums: {} }
+  windows.set(event, w)
+  return { w, closed: open }
+}
 
 /**
  * For events anyone on the internet can cause without a secret (a rejected signature, an
@@ -77,22 +97,54 @@ export function sampledError(log: Logger, event: string, fields: Fields = {}, no
 }
 
 function sampled(log: Logger, level: 'warn' | 'error', event: string, fields: Fields, now: number): void {
-  let w = sampleWindows.get(event)
-  let carried = 0
-  if (!w || now - w.start >= SAMPLE_WINDOW_MS) {
-    carried = w?.suppressed ?? 0
-    w = { start: now, logged: 0, suppressed: 0 }
-    sampleWindows.set(event, w)
-  }
+  const { w, closed } = windowAt(event, now)
   if (w.logged >= SAMPLED_PER_WINDOW) {
-    w.suppressed++
+    w.held++
     return
   }
   w.logged++
+  const carried = closed?.held ?? 0
   log[level](event, carried ? { ...fields, suppressed_before: carried } : fields)
 }
 
-/** Test seam: starts every sampled event's window afresh. */
+export interface RollUp {
+  /** info is rolled up; warn and error are written at once, carrying what was held. */
+  level: 'info' | 'warn' | 'error'
+  /** The field that says how many calls the line stands for (itself and the held ones). */
+  unit: string
+  /** Summed over the calls the line stands for, so an operator can add lines up. */
+  counts: Record<string, number>
+  /** This call's own fields, not summed (a latency, say). */
+  fields?: Fields
+}
+
+/**
+ * For an info event every DM causes (a delivery received): one line a minute per isolate
+ * instead of one per call, since every line costs CPU in the Worker and in the runtime that
+ * ships it. The first call of a window is written at once, so a quiet bot still shows each DM;
+ * later calls in the window only add their counts up, and the next line written (the first of a
+ * later window, or a warning) carries them, with `unit` = how many calls it stands for. Summing
+ * `unit` and the counts over all lines gives the totals, except what an isolate held when it
+ * was evicted. With LOG_LEVEL=debug every call is written.
+ */
+export function rollUp(log: Logger, event: string, r: RollUp, now = Date.now()): void {
+  const { w, closed } = windowAt(event, now)
+  if (r.level === 'info' && w.logged > 0 && threshold > RANK.debug) {
+    w.held++
+    for (const [k, v] of Object.entries(r.counts)) w.sums[k] = (w.sums[k] ?? 0) + v
+    return
+  }
+  w.logged++
+  const sums: Record<string, number> = { [r.unit]: 1 + w.held + (closed?.held ?? 0) }
+  for (const part of [r.counts, w.sums, closed?.sums ?? {}]) {
+    for (const [k, v] of Object.entries(part)) sums[k] = (sums[k] ?? 0) + v
+  }
+  w.held = 0
+  w.sums = {}
+  log[r.level](event, { ...r.fields, ...sums })
+}
+
+/** Test seam: starts every sampled and rolled-up event's window afresh. */
 export function resetLogSampling(): void {
-  sampleWindows.clear()
+  windows.clear()
 }
