@@ -9,6 +9,8 @@
  * - `memory.ts`: the last turns of the conversation.
  * - `jobs.ts`: reply jobs, leases and reply parts, retried from the alarm.
  * - `burst.ts`: messages close together coalesced into one reply job.
+ * - `stores.ts`: opens them together; `state.ts` keeps its table in memory, so whatever changes
+ *   the tables behind the stores' back (a rolled-back transaction, a wipe) opens fresh ones.
  *
  * SQL calls are synchronous and run without interleaving, so each RPC method below is atomic as
  * long as it does not await between SQL statements (hashes are computed first).
@@ -16,20 +18,18 @@
 import { DurableObject } from 'cloudflare:workers'
 import { readConfig, type Config } from '../core/config'
 import { createLogger, hashId } from '../core/log'
-import { Bursts } from './burst'
-import { decideEvent, type ConversationStores } from './decide'
+import { decideEvent } from './decide'
 import type { AcceptEvent, Accepted, AcceptInput, JobOutcome, LeasedJob, PartGate, Turn } from './decision'
 import { createPipelineDeps } from './deps'
-import { Claims, CLAIM_RETENTION_MS } from './claims'
-import { Jobs, migrateJobs, textHash } from './jobs'
-import { Limits } from './limits'
-import { Memory } from './memory'
+import { CLAIM_RETENTION_MS } from './claims'
+import { migrateJobs, textHash } from './jobs'
 import { eventKey, seenKey } from './names'
 import { runJob } from './pipeline'
 import { MODEL_CALLED } from '../llm/reply'
-import { StateStore, type ConversationState } from './state'
+import type { ConversationState } from './state'
+import { openStores, type SenderStores } from './stores'
 import { SCHEMA } from './schema'
-import { KV_SWEEP_DELAY_MS, KvSweep } from './sweep'
+import { KV_SWEEP_DELAY_MS } from './sweep'
 import { clampFutureTimestamps } from '../meta/webhook'
 
 const HOUR = 3_600_000
@@ -38,30 +38,19 @@ const ALARM_JOB_BUDGET_MS = 25_000
 
 export class SenderObject extends DurableObject<Env> {
   private readonly sql: SqlStorage
-  private readonly claims: Claims
-  private readonly state: StateStore
-  private readonly memory: Memory
-  private readonly limits: Limits
-  private readonly jobs: Jobs
-  private readonly sweep: KvSweep
-  private readonly bursts: Bursts
+  private s!: SenderStores
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
     this.sql = ctx.storage.sql
     this.sql.exec(SCHEMA)
     migrateJobs(this.sql)
-    this.claims = new Claims(this.sql)
-    this.bursts = new Bursts(this.sql)
-    this.state = new StateStore(this.sql)
-    this.memory = new Memory(this.sql)
-    this.limits = new Limits(this.state)
-    this.sweep = new KvSweep(this.sql, env.DEDUP)
-    this.jobs = new Jobs(this.sql, this.state, this.memory, (now) => this.scheduleAlarm(now, this.config()))
+    this.open()
   }
 
-  private get stores(): ConversationStores {
-    return { state: this.state, memory: this.memory, limits: this.limits, jobs: this.jobs, bursts: this.bursts }
+  /** Fresh stores over the tables as they are now (see stores.ts). */
+  private open(): void {
+    this.s = openStores(this.sql, this.env.DEDUP, (now) => this.scheduleAlarm(now, this.config()))
   }
 
   private config(): Config {
@@ -89,10 +78,10 @@ export class SenderObject extends DurableObject<Env> {
     const results: Accepted[] = new Array(events.length)
     // One transaction: if anything fails, no claim of this batch stands, so Meta's redelivery
     // after our 503 is decided afresh instead of being taken for a duplicate.
-    this.ctx.storage.transactionSync(() => {
-      if (!this.state.get('account_id')) {
-        this.state.set('account_id', input.accountId)
-        this.state.set('user_id', input.userId)
+    this.atomically(() => {
+      if (!this.s.state.get('account_id')) {
+        this.s.state.set('account_id', input.accountId)
+        this.s.state.set('user_id', input.userId)
       }
       for (const { e, i } of order) results[i] = this.claim(e, now, config, echoHashes.get(i))
       // Messages of one delivery can share a burst: its job goes to the runner once, with the
@@ -110,23 +99,36 @@ export class SenderObject extends DurableObject<Env> {
         }
         byJob.set(r.job, r)
       }
-      for (const [job, r] of byJob) if (r.dueAt) r.dueAt = this.jobs.waitingUntil(job)
+      for (const [job, r] of byJob) if (r.dueAt) r.dueAt = this.s.jobs.waitingUntil(job)
       // The Worker runs the first new job right after its 200: hand it the lease now and save
       // it a round trip. (Later jobs of the batch wait behind this one anyway; a burst waits
       // for its quiet window and is leased when it ends.)
       const first = input.leaseFirst ? order.map(({ i }) => results[i]!).find((r) => r.job) : undefined
-      if (first?.job && !first.dueAt) first.lease = this.jobs.lease(first.job, now, true) ?? undefined
-      if (input.handOff) for (const r of results) if (r.job) this.jobs.dueAt(r.job, now)
+      if (first?.job && !first.dueAt) first.lease = this.s.jobs.lease(first.job, now, true) ?? undefined
+      if (input.handOff) for (const r of results) if (r.job) this.s.jobs.dueAt(r.job, now)
       this.scheduleAlarm(now, config)
     })
     return results
   }
 
+  /**
+   * Runs `fn` in one SQL transaction. If it throws, SQLite rolls back but the stores' copies in
+   * memory would keep what the transaction wrote: they are replaced by fresh ones.
+   */
+  private atomically(fn: () => void): void {
+    try {
+      this.ctx.storage.transactionSync(fn)
+    } catch (err) {
+      this.open()
+      throw err
+    }
+  }
+
   private claim(e: AcceptEvent, now: number, config: Config, echoHash?: string): Accepted {
     const key = eventKey(e)
-    if (!this.claims.take(key, e.timestamp, now)) return { key, kind: e.kind, decision: 'duplicate' }
-    const { decision, job, dueAt } = decideEvent(this.stores, { e, key, now, config, echoHash })
-    this.claims.record(key, decision)
+    if (!this.s.claims.take(key, e.timestamp, now)) return { key, kind: e.kind, decision: 'duplicate' }
+    const { decision, job, dueAt } = decideEvent(this.s, { e, key, now, config, echoHash })
+    this.s.claims.record(key, decision)
     return { key, kind: e.kind, decision, ...(job ? { job } : {}), ...(dueAt ? { dueAt, typing: decision === 'new' } : {}) }
   }
 
@@ -135,7 +137,7 @@ export class SenderObject extends DurableObject<Env> {
    * or waiting behind an earlier message of this sender (replies go out in order).
    */
   async lease(jobId: string, opts: { now?: number; force?: boolean } = {}): Promise<LeasedJob | null> {
-    return this.jobs.lease(jobId, opts.now ?? Date.now(), opts.force ?? false)
+    return this.s.jobs.lease(jobId, opts.now ?? Date.now(), opts.force ?? false)
   }
 
   /**
@@ -144,14 +146,14 @@ export class SenderObject extends DurableObject<Env> {
    */
   async saveReply(jobId: string, leaseId: string, parts: string[], outcome: string, now = Date.now()): Promise<boolean> {
     const firstHash = parts.length ? await textHash(parts[0]!) : ''
-    const saved = this.jobs.saveReply(jobId, leaseId, parts, outcome, firstHash, now)
-    if (saved && MODEL_CALLED.has(outcome)) this.limits.chargeLlm(new Date(now).toISOString().slice(0, 10))
+    const saved = this.s.jobs.saveReply(jobId, leaseId, parts, outcome, firstHash, now)
+    if (saved && MODEL_CALLED.has(outcome)) this.s.limits.chargeLlm(new Date(now).toISOString().slice(0, 10))
     return saved
   }
 
   /** True (and remembered) the first time today this sender is told the budget is spent. */
   async takeBudgetNotice(day: string): Promise<boolean> {
-    return this.limits.takeBudgetNotice(day)
+    return this.s.limits.takeBudgetNotice(day)
   }
 
   /**
@@ -160,25 +162,24 @@ export class SenderObject extends DurableObject<Env> {
    */
   async beginPart(jobId: string, leaseId: string, idx: number, text: string, now = Date.now()): Promise<PartGate> {
     const hash = await textHash(text)
-    return this.jobs.beginPart(jobId, leaseId, idx, hash, now)
+    return this.s.jobs.beginPart(jobId, leaseId, idx, hash, now)
   }
 
   /** Records part `idx` as delivered; the last part finishes the job and enters memory. */
   async partSent(jobId: string, idx: number, outMid: string, now = Date.now()): Promise<void> {
-    const finished = this.jobs.partSent(jobId, idx, outMid, now)
+    const finished = this.s.jobs.partSent(jobId, idx, outMid, now)
     if (!finished) return
-    this.memory.remember('assistant', finished.text, finished.ts, outMid || null, this.config())
-    this.state.set('last_reply_at', now)
+    this.s.memory.remember('assistant', finished.text, finished.ts, outMid || null, this.config())
   }
 
   /** A runner gives a job back unfinished: retry from the alarm with a growing delay. */
   async release(jobId: string, leaseId: string, opts: { final?: string; now?: number; retryAt?: number; notSent?: number; paced?: boolean; untried?: boolean } = {}): Promise<JobOutcome | null> {
-    return this.jobs.release(jobId, leaseId, { ...opts, now: opts.now ?? Date.now() })
+    return this.s.jobs.release(jobId, leaseId, { ...opts, now: opts.now ?? Date.now() })
   }
 
   /** Unfinished jobs of this sender, oldest message first. */
   async pendingJobs(): Promise<string[]> {
-    return this.jobs.pending()
+    return this.s.jobs.pending()
   }
 
   /**
@@ -187,9 +188,9 @@ export class SenderObject extends DurableObject<Env> {
    * in its quiet window is not leased; its due time comes back instead, so the runner can wait for it.
    */
   async leaseNextFresh(now = Date.now()): Promise<LeasedJob | { dueAt: number } | null> {
-    for (const id of this.jobs.freshHeads()) {
-      const dueAt = this.jobs.waitingUntil(id)
-      const leased = dueAt > now ? { dueAt } : this.jobs.lease(id, now, true)
+    for (const id of this.s.jobs.freshHeads()) {
+      const dueAt = this.s.jobs.waitingUntil(id)
+      const leased = dueAt > now ? { dueAt } : this.s.jobs.lease(id, now, true)
       if (leased) return leased
     }
     return null
@@ -198,13 +199,13 @@ export class SenderObject extends DurableObject<Env> {
   /** The earliest moment this object has work: a job retry, memory expiry or claim pruning. */
   private scheduleAlarm(now: number, config: Config): void {
     const times: number[] = []
-    const job = this.jobs.nextRunAt()
+    const job = this.s.jobs.nextRunAt()
     if (job !== null) times.push(job)
-    const lastTurn = this.memory.newest()
-    if (lastTurn) times.push(Math.min(Math.max(lastTurn, this.state.num('last_user_at')), now) + config.MEMORY_TTL_HOURS * HOUR)
-    const oldestClaim = this.claims.oldest()
+    const lastTurn = this.s.memory.newest()
+    if (lastTurn) times.push(Math.min(Math.max(lastTurn, this.s.state.num('last_user_at')), now) + config.MEMORY_TTL_HOURS * HOUR)
+    const oldestClaim = this.s.claims.oldest()
     if (oldestClaim) times.push(oldestClaim + CLAIM_RETENTION_MS)
-    const sweep = this.sweep.nextDue()
+    const sweep = this.s.sweep.nextDue()
     if (sweep !== null) times.push(sweep)
     if (!times.length) return
     void this.ctx.storage.setAlarm(Math.max(Math.min(...times), now))
@@ -213,23 +214,23 @@ export class SenderObject extends DurableObject<Env> {
   /** Retries due jobs, then forgets what is no longer needed. */
   override async alarm(): Promise<void> {
     const config = this.config()
-    const log = createLogger({ component: 'sender_alarm', sender: await hashId(this.state.get('user_id') ?? '', config.APP_SECRET) })
-    const deps = createPipelineDeps(this.env, config, log, () => Date.now() + ALARM_JOB_BUDGET_MS, this.state.get('account_id') ?? undefined)
+    const log = createLogger({ component: 'sender_alarm', sender: await hashId(this.s.state.get('user_id') ?? '', config.APP_SECRET) })
+    const deps = createPipelineDeps(this.env, config, log, () => Date.now() + ALARM_JOB_BUDGET_MS, this.s.state.get('account_id') ?? undefined)
     // Jobs never attempted (queued behind a finished one) run at once; retries at their time.
-    for (const id of this.jobs.pending()) await runJob(deps, this, id, { immediate: this.jobs.freshHeads().includes(id) })
-    await this.sweep.run(Date.now())
+    for (const id of this.s.jobs.pending()) await runJob(deps, this, id, { immediate: this.s.jobs.freshHeads().includes(id) })
+    await this.s.sweep.run(Date.now())
     this.expire(Date.now(), config)
     this.scheduleAlarm(Date.now(), config)
   }
 
   private expire(now: number, config: Config): void {
     // Capped at now, so no stored time from the future keeps memory forever.
-    const lastActivity = Math.min(Math.max(this.state.num('last_user_at'), this.memory.newest() ?? 0), now)
-    if (now - lastActivity >= config.MEMORY_TTL_HOURS * HOUR) this.memory.clear()
-    this.claims.expire(now)
-    this.jobs.expire(now)
+    const lastActivity = Math.min(Math.max(this.s.state.num('last_user_at'), this.s.memory.newest() ?? 0), now)
+    if (now - lastActivity >= config.MEMORY_TTL_HOURS * HOUR) this.s.memory.clear()
+    this.s.claims.expire(now)
+    this.s.jobs.expire(now)
     // Nothing left to do or remember: keep only an opt-out, which must outlive everything else.
-    if (this.claims.count() + this.memory.count() + this.jobs.count() === 0) this.state.clearAllButOptOut()
+    if (this.s.claims.count() + this.s.memory.count() + this.s.jobs.count() === 0) this.s.state.clearAllButOptOut()
   }
 
   /**
@@ -239,14 +240,15 @@ export class SenderObject extends DurableObject<Env> {
    * (see sweep.ts), so a seen-key written after the erase does not outlive it. Idempotent.
    */
   async forget(accountId?: string, now = Date.now()): Promise<string[]> {
-    const keys = this.claims.keys()
+    const keys = this.s.claims.keys()
     const pending = this.sql.exec<{ kv_key: string }>('SELECT kv_key FROM kv_sweep').toArray().map((r) => r.kv_key)
     // deleteAll also removes the alarm (compatibility date 2026-02-24 or later).
     await this.ctx.storage.deleteAll()
     this.sql.exec(SCHEMA)
+    this.open()
     const again = [...pending, ...(accountId ? keys.map((k) => seenKey(accountId, k)) : [])]
     if (again.length) {
-      this.sweep.schedule(again, now + KV_SWEEP_DELAY_MS)
+      this.s.sweep.schedule(again, now + KV_SWEEP_DELAY_MS)
       void this.ctx.storage.setAlarm(now + KV_SWEEP_DELAY_MS)
     }
     return keys
@@ -254,18 +256,18 @@ export class SenderObject extends DurableObject<Env> {
 
   /** Test seam: runs the KV sweep as the alarm would at `now`. */
   async sweepKv(now = Date.now()): Promise<number> {
-    return this.sweep.run(now)
+    return this.s.sweep.run(now)
   }
 
   /** Whether the bot answers this sender now, and if not why (for the operator). */
   async conversationState(now = Date.now()): Promise<ConversationState> {
-    return this.state.conversation(now)
+    return this.s.state.conversation(now)
   }
 
   /** The operator lets the bot answer again after a pause. An opt-out stays: only the customer's START ends it. */
   async resume(): Promise<ConversationState> {
-    this.state.delete('paused_until', 'pause_reason')
-    return this.state.conversation(Date.now())
+    this.s.state.delete('paused_until', 'pause_reason')
+    return this.s.state.conversation(Date.now())
   }
 
   /** Test and data-deletion helper: everything stored about this sender. */
@@ -277,11 +279,11 @@ export class SenderObject extends DurableObject<Env> {
     state: Record<string, string>
   }> {
     return {
-      claims: this.claims.count(),
-      decisions: this.claims.decisions(),
-      turns: this.memory.all(),
-      jobs: this.jobs.summary(),
-      state: this.state.all(),
+      claims: this.s.claims.count(),
+      decisions: this.s.claims.decisions(),
+      turns: this.s.memory.all(),
+      jobs: this.s.jobs.summary(),
+      state: this.s.state.all(),
     }
   }
 }

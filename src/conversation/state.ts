@@ -1,6 +1,12 @@
 /**
  * A sender's small flags and counters (`state` table: one row per key), shared by the parts of
  * the sender object: rate limit, pause and opt-out, the user's last message time, ids.
+ *
+ * The object is the table's only writer, so the rows are read once per object instance (one
+ * SELECT) and kept in memory, written through on every change: a DM reads a dozen of these keys,
+ * which would otherwise be a dozen statements. A write that changes nothing is not made (no row
+ * billed). Whoever changes the table behind the store's back (a rolled-back transaction, a
+ * storage wipe) must drop the store and open a new one (see sender.ts).
  */
 export type StateKey =
   | 'account_id'
@@ -12,7 +18,6 @@ export type StateKey =
   | 'pause_reason'
   | 'opted_out'
   | 'last_user_at'
-  | 'last_reply_at'
   | 'budget_notice_day'
   | 'llm_day'
   | 'llm_calls'
@@ -25,14 +30,25 @@ export interface ConversationState {
 }
 
 export class StateStore {
+  /** The table as this store last read or wrote it; null until first needed. */
+  private rows: Map<string, string> | null = null
+
   constructor(private readonly sql: SqlStorage) {}
 
+  private cached(): Map<string, string> {
+    return (this.rows ??= new Map(this.sql.exec<{ k: string; v: string }>('SELECT k, v FROM state').toArray().map((r) => [r.k, r.v])))
+  }
+
   get(k: StateKey): string | undefined {
-    return this.sql.exec<{ v: string }>('SELECT v FROM state WHERE k = ?', k).toArray()[0]?.v
+    return this.cached().get(k)
   }
 
   set(k: StateKey, v: string | number | boolean): void {
-    this.sql.exec('INSERT INTO state (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v', k, String(v))
+    const rows = this.cached()
+    const s = String(v)
+    if (rows.get(k) === s) return
+    this.sql.exec('INSERT INTO state (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v', k, s)
+    rows.set(k, s)
   }
 
   num(k: StateKey, def = 0): number {
@@ -41,7 +57,12 @@ export class StateStore {
   }
 
   delete(...keys: StateKey[]): void {
-    for (const k of keys) this.sql.exec('DELETE FROM state WHERE k = ?', k)
+    const rows = this.cached()
+    for (const k of keys) {
+      if (!rows.has(k)) continue
+      this.sql.exec('DELETE FROM state WHERE k = ?', k)
+      rows.delete(k)
+    }
   }
 
   conversation(now: number): ConversationState {
@@ -56,8 +77,11 @@ export class StateStore {
   /** Drops everything but the opt-out, which must outlive all other state. */
   clearAllButOptOut(): void {
     this.sql.exec("DELETE FROM state WHERE k != 'opted_out'")
+    const optOut = this.rows?.get('opted_out')
+    this.rows = this.rows && new Map(optOut === undefined ? [] : [['opted_out', optOut]])
   }
 
+  /** The table itself (not the copy in memory): what is stored about the sender. */
   all(): Record<string, string> {
     return Object.fromEntries(this.sql.exec<{ k: string; v: string }>('SELECT k, v FROM state').toArray().map((r) => [r.k, r.v]))
   }

@@ -2,8 +2,9 @@ import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { SenderObject } from '../../src/conversation/sender'
+import type { StateKey, StateStore } from '../../src/conversation/state'
 import { DEFAULT_ACCOUNT_ID, delivery, messagingItem, newMid } from '../../tools/payloads'
-import { post, postItems, senderStub, newSender } from '../helpers/deliver'
+import { editStorage, post, postItems, senderStub, newSender } from '../helpers/deliver'
 import { installNetwork } from '../helpers/network'
 
 let net: ReturnType<typeof installNetwork>
@@ -186,12 +187,12 @@ describe('conversation memory', () => {
   it('forgets the conversation after MEMORY_TTL_HOURS of silence, by alarm', async () => {
     const sender = newSender()
     await postItems([{ senderId: sender, text: 'remember me' }])
-    const stub = senderStub(sender)
-    expect((await stub.snapshot()).turns.length).toBeGreaterThan(0)
-    await runInDurableObject(stub, (_obj: SenderObject, state) => {
+    const before = senderStub(sender)
+    expect((await before.snapshot()).turns.length).toBeGreaterThan(0)
+    const stub = await editStorage(before, (sql) => {
       const old = Date.now() - 25 * 3_600_000
-      state.storage.sql.exec('UPDATE turns SET ts = ?', old)
-      state.storage.sql.exec("UPDATE state SET v = ? WHERE k = 'last_user_at'", String(old))
+      sql.exec('UPDATE turns SET ts = ?', old)
+      sql.exec("UPDATE state SET v = ? WHERE k = 'last_user_at'", String(old))
     })
     expect(await runDurableObjectAlarm(stub)).toBe(true)
     expect((await stub.snapshot()).turns).toEqual([])
@@ -308,10 +309,85 @@ describe('ordering and staleness', () => {
   it('answers a sender whose stored last-message time already lies in the future (stored before clamping)', async () => {
     const sender = newSender()
     await postItems([{ senderId: sender, text: 'first' }])
-    await runInDurableObject(senderStub(sender), (_o: SenderObject, state) => {
-      state.storage.sql.exec("UPDATE state SET v = ? WHERE k = 'last_user_at'", String(Date.now() + 365 * 24 * 3_600_000))
+    await editStorage(senderStub(sender), (sql) => {
+      sql.exec("UPDATE state SET v = ? WHERE k = 'last_user_at'", String(Date.now() + 365 * 24 * 3_600_000))
     })
     await postItems([{ senderId: sender, text: 'second' }])
     expect(net.textsTo(sender)).toHaveLength(2)
+  })
+})
+
+/** What the object's state store answers from memory, beside what its table holds. */
+async function stateInMemoryAndTable(stub: DurableObjectStub<SenderObject>): Promise<{ memory: Record<string, string>; table: Record<string, string> }> {
+  const keys: StateKey[] = ['account_id', 'user_id', 'bucket_tokens', 'bucket_at', 'notice_at', 'paused_until', 'pause_reason', 'opted_out', 'last_user_at', 'budget_notice_day', 'llm_day', 'llm_calls']
+  return runInDurableObject(stub, (o: SenderObject, state) => {
+    const store = (o as unknown as { s: { state: StateStore } }).s.state
+    const memory = Object.fromEntries(keys.flatMap((k) => (store.get(k) === undefined ? [] : [[k, store.get(k)!]])))
+    const table = Object.fromEntries(state.storage.sql.exec<{ k: string; v: string }>('SELECT k, v FROM state').toArray().map((r) => [r.k, r.v]))
+    return { memory, table }
+  })
+}
+
+describe('state kept in memory by the sender object', () => {
+  it('keeps no opt-out in memory that a failed delivery\'s rolled-back transaction took from the table, and decides the redelivery afresh', async () => {
+    const sender = newSender()
+    const stub = senderStub(sender)
+    await postItems([{ senderId: sender, text: 'hello' }])
+    // The STOP's confirmation job cannot be stored: the whole delivery's transaction rolls back.
+    const mid = newMid()
+    const now = Date.now()
+    const stopEvent = { kind: 'text' as const, source: 'messaging' as const, accountId: DEFAULT_ACCOUNT_ID, senderId: sender, recipientId: DEFAULT_ACCOUNT_ID, timestamp: now, mid, text: 'STOP' }
+    await runInDurableObject(stub, async (o: SenderObject, state) => {
+      const sql = state.storage.sql
+      const exec = sql.exec
+      sql.exec = ((query: string, ...b: SqlStorageValue[]) => {
+        if (query.startsWith('INSERT OR IGNORE INTO jobs')) throw new Error('disk full')
+        return exec.call(sql, query, ...b)
+      }) as SqlStorage['exec']
+      try {
+        await expect(o.accept({ accountId: DEFAULT_ACCOUNT_ID, userId: sender, now, leaseFirst: true, events: [stopEvent] })).rejects.toThrow('disk full')
+      } finally {
+        sql.exec = exec
+      }
+    })
+    const after = await stateInMemoryAndTable(stub)
+    expect(after.memory).toEqual(after.table)
+    expect(after.table.opted_out).toBeUndefined()
+    expect((await stub.conversationState()).optedOut).toBe(false)
+    // Meta redelivers after the 503: the STOP is new, and honoured.
+    expect((await postItems([{ senderId: sender, mid, text: 'STOP', timestamp: now }])).status).toBe(200)
+    expect((await stub.snapshot()).decisions.opt_out).toBe(1)
+    expect((await stub.conversationState()).optedOut).toBe(true)
+    const settled = await stateInMemoryAndTable(stub)
+    expect(settled.memory).toEqual(settled.table)
+  })
+
+  it('answers an erased sender as a new one: no opt-out, pause or counter survives in memory', async () => {
+    const sender = newSender()
+    const stub = senderStub(sender)
+    await postItems([{ senderId: sender, text: 'hello' }])
+    await postItems([{ senderId: sender, text: 'STOP' }])
+    expect((await stub.conversationState()).optedOut).toBe(true)
+    await stub.forget(DEFAULT_ACCOUNT_ID)
+    expect(await stateInMemoryAndTable(stub)).toEqual({ memory: {}, table: {} })
+    expect(await stub.conversationState()).toEqual({ optedOut: false, pausedUntil: null, pauseReason: null })
+    const before = net.textsTo(sender).length
+    await postItems([{ senderId: sender, text: 'hello again' }])
+    expect(net.textsTo(sender)).toHaveLength(before + 1)
+  })
+
+  it('gives a new instance of the object the same answers the old one had in memory', async () => {
+    const sender = newSender()
+    const stub = senderStub(sender)
+    await postItems([{ senderId: sender, text: 'hello' }])
+    await postItems([{ senderId: sender, kind: 'echo', text: 'a person answers' }])
+    const old = await stateInMemoryAndTable(stub)
+    const oldAnswer = await stub.conversationState()
+    expect(oldAnswer.pauseReason).toBe('person_answered')
+    expect(old.memory).toEqual(old.table)
+    const restarted = await editStorage(stub, () => {})
+    const fresh = await stateInMemoryAndTable(restarted)
+    expect(fresh).toEqual(old)
+    expect(await restarted.conversationState()).toEqual(oldAnswer)
   })
 })

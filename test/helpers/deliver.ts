@@ -1,8 +1,9 @@
 /** Sends signed deliveries through the Worker's real fetch handler and waits for its waitUntil work. */
-import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
+import { createExecutionContext, evictDurableObject, runInDurableObject, waitOnExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { readConfig, type Config } from '../../src/core/config'
 import worker from '../../src/index'
+import type { SenderObject } from '../../src/conversation/sender'
 import { delivery, messagingItem, metaJson, type ItemOptions } from '../../tools/payloads'
 import { signedRequest } from './sign'
 
@@ -34,4 +35,15 @@ export function testConfig(): Config {
   const c = readConfig(env)
   if (!c.ok) throw new Error(c.message)
   return c.config
+}
+
+/**
+ * Changes an object's tables behind its back (a test travelling in time), then restarts the
+ * object, as Cloudflare does with an idle one: the next request meets a new instance that reads
+ * the tables afresh instead of the old instance's copies in memory.
+ */
+export async function editStorage(stub: DurableObjectStub<SenderObject>, edit: (sql: SqlStorage) => void): Promise<DurableObjectStub<SenderObject>> {
+  await runInDurableObject(stub, (_o: unknown, state) => edit(state.storage.sql))
+  await evictDurableObject(stub)
+  return env.SENDER.get(stub.id)
 }

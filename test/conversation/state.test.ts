@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest'
+import { StateStore, type StateKey } from '../../src/conversation/state'
+import { withStores } from './stores'
+
+const KEYS: StateKey[] = ['account_id', 'user_id', 'bucket_tokens', 'bucket_at', 'notice_at', 'paused_until', 'pause_reason', 'opted_out', 'last_user_at', 'budget_notice_day', 'llm_day', 'llm_calls']
+const answers = (s: StateStore) => Object.fromEntries(KEYS.map((k) => [k, s.get(k)]))
+
+/** Counts the rows the statements on `sql` write while `fn` runs. */
+function rowsWritten(sql: SqlStorage, fn: () => void): number {
+  const exec = sql.exec
+  let rows = 0
+  sql.exec = ((q: string, ...b: SqlStorageValue[]) => {
+    const c = exec.call(sql, q, ...b)
+    rows += c.rowsWritten
+    return c
+  }) as SqlStorage['exec']
+  try {
+    fn()
+  } finally {
+    sql.exec = exec
+  }
+  return rows
+}
+
+describe('sender state store', () => {
+  it('answers from memory exactly what its table holds: a second store over the same table agrees after sets, deletes and a clear', async () => {
+    await withStores(({ sql, state }) => {
+      state.set('opted_out', 1)
+      state.set('paused_until', 123)
+      state.set('pause_reason', 'handoff')
+      state.set('last_user_at', 5)
+      expect(answers(new StateStore(sql))).toEqual(answers(state))
+      state.delete('paused_until', 'pause_reason', 'notice_at')
+      expect(answers(new StateStore(sql))).toEqual(answers(state))
+      expect(state.get('paused_until')).toBeUndefined()
+      state.clearAllButOptOut()
+      expect(answers(new StateStore(sql))).toEqual(answers(state))
+      expect(state.all()).toEqual({ opted_out: '1' })
+    })
+  })
+
+  it('reads its table once, then answers every key without a statement', async () => {
+    await withStores(({ sql, state }) => {
+      state.set('last_user_at', 1)
+      const fresh = new StateStore(sql)
+      const exec = sql.exec
+      const queries: string[] = []
+      sql.exec = ((q: string, ...b: SqlStorageValue[]) => (queries.push(q), exec.call(sql, q, ...b))) as SqlStorage['exec']
+      try {
+        for (let i = 0; i < 3; i++) answers(fresh)
+      } finally {
+        sql.exec = exec
+      }
+      expect(queries).toEqual(['SELECT k, v FROM state'])
+    })
+  })
+
+  it('writes no row for a value the key already has', async () => {
+    await withStores(({ sql, state }) => {
+      expect(rowsWritten(sql, () => state.set('llm_day', '2026-11-29'))).toBe(1)
+      expect(rowsWritten(sql, () => state.set('llm_day', '2026-11-29'))).toBe(0)
+      expect(rowsWritten(sql, () => state.delete('paused_until'))).toBe(0)
+      expect(new StateStore(sql).get('llm_day')).toBe('2026-11-29')
+    })
+  })
+})
