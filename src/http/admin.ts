@@ -6,7 +6,7 @@
  * who authorized the app). The same erasure as the callback: every sender object of that user and
  * their KV keys, with the late-write sweep (see conversation/sweep.ts).
  */
-import { Hono } from 'hono'
+import { Hono } from 'hono/tiny'
 import { bearerMatches } from './auth'
 import { readBodyCapped } from './body'
 import { readConfig } from '../core/config'

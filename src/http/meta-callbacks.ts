@@ -3,7 +3,8 @@
  * carry a `signed_request` form field that is verified before anything else; the storage work
  * is injected so the Durable Objects and KV stay with the app. See meta-instagram.md §9.
  */
-import { Hono, type Context, type Env as HonoEnv } from 'hono'
+import { Hono } from 'hono/tiny'
+import type { Context, Env as HonoEnv } from 'hono'
 import type { BlankEnv } from 'hono/types'
 import { readBodyCapped } from './body'
 import { hashId, sampledWarn, type Logger } from '../core/log'

@@ -7,7 +7,8 @@
  * navigation coming from instagram.com); it is authorised by its `state`, which only a signed-in
  * operator can obtain and which expires after 15 minutes.
  */
-import { Hono, type Context } from 'hono'
+import { Hono } from 'hono/tiny'
+import type { Context } from 'hono'
 import { readBodyCapped } from './body'
 import { bearerMatches } from './auth'
 import { safeEqual } from '../core/compare'
