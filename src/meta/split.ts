@@ -16,6 +16,7 @@ const ELLIPSIS = '…'
 const ELLIPSIS_BYTES = 3
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g
 const ALL_WHITESPACE = /^\s+$/
+const EDGE_BLANK = /\s/
 
 type Granularity = 'grapheme' | 'word' | 'sentence'
 const segmenters = new Map<Granularity, Intl.Segmenter>()
@@ -131,6 +132,10 @@ export function splitMessage(text: string, opts: SplitOptions = {}): string[] {
   }
   const t = text.replace(LONE_SURROGATE, '\uFFFD')
   const n = t.length
+  // Most replies fit in one part and start and end with a visible character (the output guard
+  // trims them): then no grapheme at either end is blank and the whole text is the one part, and
+  // segmenting it three ways would only confirm that.
+  if (n > 0 && !EDGE_BLANK.test(t[0]!) && !EDGE_BLANK.test(t[n - 1]!) && utf8Length(t) <= maxBytes) return [t]
   const graphemes = new Breaks('grapheme', t)
   const words = new Breaks('word', t)
   const sentences = new Breaks('sentence', t)

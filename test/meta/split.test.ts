@@ -285,4 +285,19 @@ describe('splitMessage properties', () => {
       { numRuns: 400 }
     )
   })
+
+  it('gives a text that fits in one part the same part as the segmenters do', () => {
+    // A line break at either end is a grapheme of its own, so the padded text goes the long way
+    // (segmented, its blank edges trimmed) and must come back as the unpadded text does.
+    fc.assert(
+      fc.property(texts, (text) => {
+        const t = text.replace(LONE_SURROGATE, '\uFFFD')
+        fc.pre(t.length > 0 && !/\s/.test(t[0]!) && !/\s/.test(t.at(-1)!))
+        const maxBytes = Math.max(7, utf8Length(t) + 2)
+        expect(splitMessage(text, { maxBytes })).toEqual(splitMessage(`\n${text}\n`, { maxBytes }))
+        expect(splitMessage(text, { maxBytes })).toEqual([t])
+      }),
+      { numRuns: 400 }
+    )
+  })
 })
