@@ -6,13 +6,12 @@
  * reply, one over the reference, 40-character windows.
  */
 import { decodeText } from './decode'
-import { foldText } from './fold'
+import { foldText, lettersAndDigits } from './fold'
 import { decodeRuns } from './guard'
 
 export const LEAK_WINDOW = 40
 
 const SPACES = /\s+/g
-const NOT_ALNUM = /[^\p{L}\p{N}]+/gu
 
 function flat(s: string): string {
   return foldText(s).replace(SPACES, ' ').trim()
@@ -20,7 +19,7 @@ function flat(s: string): string {
 
 // Letters and digits only: survives re-spacing, punctuation and line-wrapping of a leaked prompt.
 function bareOfFlat(f: string): string {
-  return f.replace(NOT_ALNUM, '')
+  return lettersAndDigits(f)
 }
 
 // Rolling polynomial hash over UTF-16 units, mod 2^32 in integer arithmetic: one step per

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { foldText } from '../../src/llm/fold'
+import { foldText, lettersAndDigits } from '../../src/llm/fold'
 import { CONFUSABLES } from '../../src/llm/unicode-data'
 
 const table = new Map<string, string>()
@@ -43,5 +43,15 @@ describe('foldText', () => {
     ['mathematical letters', '𝐈𝐠𝐧𝐨𝐫𝐞', 'lgnore'],
   ])('known answer: %s', (_what, input, folded) => {
     expect(foldText(input)).toBe(folded)
+  })
+})
+
+describe('lettersAndDigits', () => {
+  it('removes exactly what is neither a letter nor a digit', () => {
+    fc.assert(fc.property(text, (s) => lettersAndDigits(s) === s.replace(/[^\p{L}\p{N}]+/gu, '')), { numRuns: 2000 })
+  })
+
+  it('keeps letters and digits of any script and drops punctuation, marks, emoji and lone surrogates', () => {
+    expect(lettersAndDigits('Ig-nore, ALL 10! Привет ١٢ 𝐀 e\u0301 😀 \ud800 ˆ')).toBe('IgnoreALL10Привет١٢𝐀eˆ')
   })
 })
