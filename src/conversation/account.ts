@@ -20,6 +20,7 @@ import {
 } from '../meta/token'
 import type { ConnectedAccount } from '../meta/connect'
 import { sanitizeTally, TALLY_KEYS, type Tally } from './tally'
+import { grantedBlock } from './budget-lease'
 
 export interface SendState {
   token: string
@@ -30,6 +31,7 @@ export interface SendState {
 
 export interface AccountStatus {
   day: string
+  /** Units granted to isolates' leases today (reserved, not all used yet); exhausted when all are. */
   llmCallsToday: number
   budget: number
   budgetExhausted: boolean
@@ -246,20 +248,21 @@ export class AccountObject extends DurableObject<Env> {
   }
 
   /**
-   * Counts one LLM call against today's budget. Atomic (synchronous SQL in a single-threaded
-   * object), so concurrent senders can never overshoot the limit.
+   * Grants up to `want` units of today's LLM budget to an isolate's lease (budget-lease.ts): how
+   * many (0: over budget). Atomic (synchronous SQL, one thread): never more than `limit` a day.
    */
-  async spend(day: string, limit: number, now = Date.now(), tally?: Tally): Promise<boolean> {
+  async spend(day: string, limit: number, now = Date.now(), tally?: Tally, want: unknown = 1): Promise<number> {
     this.addTally(tally, now)
     const used = this.sql.exec<{ used: number }>('SELECT used FROM budget WHERE day = ?', day).toArray()[0]?.used ?? 0
-    if (used >= limit) {
+    const granted = grantedBlock(limit - used, want)
+    if (granted === 0) {
       this.sql.exec('INSERT INTO budget (day, used, exhausted_at) VALUES (?, ?, ?) ON CONFLICT (day) DO UPDATE SET exhausted_at = COALESCE(exhausted_at, excluded.exhausted_at)', day, used, now)
-      return false
+      return 0
     }
-    this.sql.exec('INSERT INTO budget (day, used) VALUES (?, 1) ON CONFLICT (day) DO UPDATE SET used = used + 1', day)
+    this.sql.exec('INSERT INTO budget (day, used) VALUES (?, ?) ON CONFLICT (day) DO UPDATE SET used = used + excluded.used', day, granted)
     // Days older than a week are of no further use.
     this.sql.exec('DELETE FROM budget WHERE day < ?', new Date(Date.parse(day) - 7 * 86_400_000).toISOString().slice(0, 10))
-    return true
+    return granted
   }
 
   /**

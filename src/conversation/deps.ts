@@ -14,6 +14,7 @@ import { generateReply } from '../llm/reply'
 import { splitMessage } from '../meta/split'
 import { PendingTallies, tallyKeyFor, type Tally } from './tally'
 import { forgetAccountHealth } from './health'
+import { BudgetLeases } from './budget-lease'
 
 /** Bounds one Send API request; an unanswered request is treated as "maybe delivered". */
 const SEND_TIMEOUT_MS = 10_000
@@ -36,6 +37,8 @@ interface Route extends SendState {
 const routeCache = new Map<string, { value: Promise<Route>; at: number; configured: string }>()
 const lastRepliedReport = new Map<string, number>()
 const pending = new PendingTallies()
+/** The daily LLM budget is taken from the account object in blocks, one request per block. */
+const leases = new BudgetLeases()
 /**
  * Throttle pauses this isolate has heard of first-hand: the next send stops at once, before the
  * account object's pause reaches this isolate's cached token lookup (at most TOKEN_CACHE_MS).
@@ -201,14 +204,16 @@ export function createPipelineDeps(env: Env, config: Config, log: Logger, deadli
     },
     spendBudget: async (day) => {
       const name = (await sendState()).name
-      // Pending numbers ride along on a call the reply makes anyway.
-      const tally = pending.take(name)
-      try {
-        return await (await account()).spend(day, config.LLM_DAILY_BUDGET, Date.now(), tally)
-      } catch (err) {
-        pending.restore(name, tally)
-        throw err
-      }
+      return leases.spend(name, day, config.LLM_DAILY_BUDGET, async (want) => {
+        // Pending numbers ride along on a call the replies make anyway.
+        const tally = pending.take(name)
+        try {
+          return await (await account()).spend(day, config.LLM_DAILY_BUDGET, Date.now(), tally, want)
+        } catch (err) {
+          pending.restore(name, tally)
+          throw err
+        }
+      })
     },
     report: async (event, fields) => {
       // A reply's own summary line (reply_sent) says it at info; other stages are rarer news.

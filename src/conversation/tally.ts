@@ -1,8 +1,9 @@
 /**
  * Today's numbers for the operator page: DMs answered, refused, handed off to a person, failed.
  * Each isolate adds up its outcomes here and hands them to the account object on a call the
- * pipeline makes anyway (the budget spend or the throttled delivery report), so the object holds
- * the Worker's totals without a Durable Object round trip per DM.
+ * pipeline makes anyway (a budget lease request, or the delivery report: at once for handoffs,
+ * refusals and failures, at most 30 s late for answers), so the object holds the Worker's totals
+ * without a Durable Object round trip per DM.
  */
 
 export interface Tally {
