@@ -239,6 +239,11 @@ function costModel(first, inv) {
   // itself. A sender object stays in memory (and billed) for a few seconds after its last
   // request unless evicted; the upper estimate below assumes 10 s per DM (UNVERIFIED).
   const gbPerObject = 128 / 1024
+  // What of a DM reaches the one account object (the budget leases, anything else measured).
+  const accountCalls = Object.entries(u.doRequestsByMethod ?? {}).filter(([m]) => m.startsWith('ACCOUNT.'))
+  const accountPerDm = accountCalls.reduce((sum, [, n]) => sum + n, 0)
+  const accountMethods = accountCalls.map(([m, n]) => `\`${m}\` ${fmt(n, 3)}`).join(', ') || 'none'
+  const ceiling = (rps, perDm = accountPerDm) => (perDm > 0 ? Math.floor(rps / perDm).toLocaleString('en') : 'unbounded')
   const inputTokens = inv.promptChars / 4
   const outputTokens = 100
   const rows = [
@@ -297,13 +302,15 @@ function costModel(first, inv) {
     '',
     '### The account object\'s ceiling',
     '',
-    `Every LLM reply asks the one account object to count it against the daily budget (\`ACCOUNT.spend\`): ${fmt(u.doRequestsByMethod['ACCOUNT.spend'] ?? 0)}`,
-    `requests per DM measured, plus the token (once a minute per isolate) and the last-reply report (once per 30 s per isolate).`,
-    `Cloudflare's guidance for one object is about ${OBJECT_SOFT_LIMIT_RPS.toLocaleString('en')} simple requests/s (${OBJECT_WRITE_LIMIT_RPS}–500 with storage writes, and`,
-    `\`spend\` writes), so one Instagram account tops out at roughly ${OBJECT_WRITE_LIMIT_RPS}–${OBJECT_SOFT_LIMIT_RPS.toLocaleString('en')} DMs/s. Meta's Send API allows ${SEND_API_CALLS_PER_SECOND} calls/s per`,
-    `Instagram account (300/s with Facebook Login) and each reply takes at least 3 calls (typing_on, the message,`,
-    `mark_seen), so a campaign is capped by Meta at about ${Math.floor(SEND_API_CALLS_PER_SECOND / 3)}–100 DMs/s, well below the object's ceiling: no sharding or`,
-    'batching of the account object is needed, and none was added.',
+    `Every LLM reply is counted against the account's daily budget in the one account object, in per-isolate leases: an isolate`,
+    `takes a block of 8–32 units in one \`ACCOUNT.spend\` request and spends it locally (blocks shrink to 1 near the limit). Measured:`,
+    `${fmt(accountPerDm, 3)} account-object requests per DM (${accountMethods}) over ${first.n ?? 'the'} DMs, plus the token (once a minute per isolate)`,
+    `and the last-reply report (once per 30 s per isolate). Cloudflare's guidance for one object is about ${OBJECT_SOFT_LIMIT_RPS.toLocaleString('en')} simple`,
+    `requests/s (${OBJECT_WRITE_LIMIT_RPS}–500 with storage writes, and \`spend\` writes), so at the measured rate the account object caps one`,
+    `Instagram account at roughly ${ceiling(OBJECT_WRITE_LIMIT_RPS)}–${ceiling(OBJECT_SOFT_LIMIT_RPS)} DMs/s; at worst, every isolate on its first block of 8, ${ceiling(OBJECT_WRITE_LIMIT_RPS, 1 / 8)}–${ceiling(OBJECT_SOFT_LIMIT_RPS, 1 / 8)}`,
+    `(one request per DM, before the leases: ${OBJECT_WRITE_LIMIT_RPS}–${OBJECT_SOFT_LIMIT_RPS.toLocaleString('en')}). Meta's Send API allows ${SEND_API_CALLS_PER_SECOND} calls/s per Instagram account (300/s with`,
+    `Facebook Login) and each reply takes at least 3 calls (typing_on, the message, mark_seen), so a campaign is capped by Meta at`,
+    `about ${Math.floor(SEND_API_CALLS_PER_SECOND / 3)}–100 DMs/s, below the account object's ceiling.`,
     ''
   ]
   return lines
