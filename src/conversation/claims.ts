@@ -9,11 +9,16 @@ import type { Decision } from './decision'
 export const CLAIM_RETENTION_MS = 48 * 3_600_000
 
 export class Claims {
+  /** When the oldest claim was made, as far as this store knows (undefined: read it when needed). */
+  private oldestAt: number | null | undefined
+
   constructor(private readonly sql: SqlStorage) {}
 
   /** Claims `key`; false when it was claimed before (a redelivery). */
   take(key: string, ts: number, now: number): boolean {
-    return this.sql.exec('INSERT OR IGNORE INTO claims (key, ts, claimed_at, decision) VALUES (?, ?, ?, ?)', key, ts, now, 'pending').rowsWritten > 0
+    const taken = this.sql.exec('INSERT OR IGNORE INTO claims (key, ts, claimed_at, decision) VALUES (?, ?, ?, ?)', key, ts, now, 'pending').rowsWritten > 0
+    if (taken && this.oldestAt !== undefined) this.oldestAt = Math.min(this.oldestAt ?? now, now)
+    return taken
   }
 
   /** What was decided for a claimed key (kept for the operator and the tests, never re-read to decide). */
@@ -23,11 +28,12 @@ export class Claims {
 
   /** When the oldest claim was made, or null when there is none. */
   oldest(): number | null {
-    return this.sql.exec<{ t: number | null }>('SELECT MIN(claimed_at) AS t FROM claims').toArray()[0]?.t ?? null
+    if (this.oldestAt === undefined) this.oldestAt = this.sql.exec<{ t: number | null }>('SELECT MIN(claimed_at) AS t FROM claims').toArray()[0]?.t ?? null
+    return this.oldestAt
   }
 
   expire(now: number): void {
-    this.sql.exec('DELETE FROM claims WHERE claimed_at < ?', now - CLAIM_RETENTION_MS)
+    if (this.sql.exec('DELETE FROM claims WHERE claimed_at < ?', now - CLAIM_RETENTION_MS).rowsWritten > 0) this.oldestAt = undefined
   }
 
   count(): number {

@@ -39,6 +39,16 @@ const WAITING_BURST = 'due_at > ? AND lease_until <= ? AND parts IS NULL'
 /** A comment reply may wait an hour for a private-reply slot: DMs (and STOP) never wait behind it. */
 const COMMENT = `kind LIKE '{"type":"comment"%'`
 const queueOf = (comment: boolean) => (comment ? COMMENT : `NOT ${COMMENT}`)
+/** The job (id, lease id, now bound in that order) is held under a lease that has not run out. */
+const HELD = 'id = ? AND lease_id = ? AND lease_until > ?'
+
+/** The first unfinished job of a queue. */
+export interface Head {
+  id: string
+  attempts: number
+  t: number
+  [k: string]: SqlStorageValue
+}
 
 interface JobRow {
   id: string
@@ -126,17 +136,22 @@ export class Jobs {
    * out in order).
    */
   lease(jobId: string, now: number, force: boolean): LeasedJob | null {
-    const row = this.sql.exec<JobRow>('SELECT * FROM jobs WHERE id = ?', jobId).toArray()[0]
+    // The job and whether an earlier message of its queue still waits for its reply, in one read.
+    const row = this.sql
+      .exec<JobRow & { blocked: number }>(
+        `SELECT *, EXISTS (SELECT 1 FROM jobs WHERE ${OPEN} AND (${COMMENT}) = (j.kind LIKE '{"type":"comment"%') AND (ts < j.ts OR (ts = j.ts AND id < j.id)) AND NOT (${WAITING_BURST})) AS blocked FROM jobs AS j WHERE j.id = ?`,
+        now,
+        now,
+        jobId
+      )
+      .toArray()[0]
     if (!row || (row.state !== 'pending' && row.state !== 'generated')) return null
     if (row.lease_until > now) return null
     // A burst's quiet window holds even for `force`: the runner that waited for an earlier end
     // of it steps aside for the newest message's runner.
     if (row.due_at > now) return null
     if (!force && row.next_at > now) return null
-    const earlier = this.sql
-      .exec(`SELECT 1 FROM jobs WHERE ${OPEN} AND ${queueOf(isCommentRow(row))} AND (ts < ? OR (ts = ? AND id < ?)) AND NOT (${WAITING_BURST}) LIMIT 1`, row.ts, row.ts, row.id, now, now)
-      .toArray()
-    if (earlier.length) return null
+    if (row.blocked) return null
     // A job that can no longer succeed ends here, whoever finds it: past its window, or taken
     // MAX_ATTEMPTS times (each lease counts, so a runner that dies mid-job still uses one up).
     const closesAt = row.ts + (isCommentRow(row) ? COMMENT_REPLY_MS : WINDOW_MS)
@@ -186,7 +201,7 @@ export class Jobs {
   }
 
   holds(jobId: string, leaseId: string, now: number): boolean {
-    return this.sql.exec('SELECT 1 FROM jobs WHERE id = ? AND lease_id = ? AND lease_until > ?', jobId, leaseId, now).toArray().length > 0
+    return this.sql.exec(`SELECT 1 FROM jobs WHERE ${HELD}`, jobId, leaseId, now).toArray().length > 0
   }
 
   /**
@@ -194,14 +209,13 @@ export class Jobs {
    * flight (the caller sends it next; one round trip fewer per reply). An empty reply ends the job.
    */
   saveReply(jobId: string, leaseId: string, parts: string[], outcome: string, firstHash: string, now: number): boolean {
-    if (!this.holds(jobId, leaseId, now)) return false
+    // Only the lease holder saves, and only into a pending job: an unsend may have cancelled it.
     if (parts.length === 0) {
-      const done = this.sql.exec("UPDATE jobs SET state = 'done', kind = 'null', outcome = ?, lease_until = 0 WHERE id = ? AND state = 'pending'", outcome, jobId)
+      const done = this.sql.exec(`UPDATE jobs SET state = 'done', kind = 'null', outcome = ?, lease_until = 0 WHERE ${HELD} AND state = 'pending'`, outcome, jobId, leaseId, now)
       if (done.rowsWritten > 0) this.unblock(now)
       return done.rowsWritten > 0
     }
-    // Only a pending job takes a reply: an unsend may have cancelled it meanwhile.
-    const saved = this.sql.exec("UPDATE jobs SET state = 'generated', parts = ?, outcome = ? WHERE id = ? AND state = 'pending'", JSON.stringify(parts), outcome, jobId)
+    const saved = this.sql.exec(`UPDATE jobs SET state = 'generated', parts = ?, outcome = ? WHERE ${HELD} AND state = 'pending'`, JSON.stringify(parts), outcome, jobId, leaseId, now)
     if (saved.rowsWritten === 0) return false
     this.sql.exec("INSERT OR REPLACE INTO parts (job, idx, state, hash, at) VALUES (?, 0, 'sending', ?, ?)", jobId, firstHash, now)
     return true
@@ -228,7 +242,7 @@ export class Jobs {
    * Records part `idx` as delivered. When it was the last, the job ends and its text is returned
    * (the caller remembers it); null otherwise.
    */
-  partSent(jobId: string, idx: number, outMid: string, now: number): { text: string; ts: number } | null {
+  partSent(jobId: string, idx: number, outMid: string, now: number, onFinish?: (text: string, ts: number) => void): { text: string; ts: number } | null {
     this.sql.exec("UPDATE parts SET state = 'sent', out_mid = COALESCE(NULLIF(?, ''), out_mid), at = ? WHERE job = ? AND idx = ?", outMid, now, jobId, idx)
     if (outMid) this.sql.exec('INSERT OR IGNORE INTO own (out_mid, at) VALUES (?, ?)', outMid, now)
     const row = this.sql.exec<JobRow>(`SELECT * FROM jobs WHERE id = ? AND ${OPEN}`, jobId).toArray()[0]
@@ -242,9 +256,12 @@ export class Jobs {
     }
     // The texts now live in memory only (and expire with it); the job keeps no copy.
     this.sql.exec("UPDATE jobs SET state = 'done', next_part = ?, lease_until = 0, kind = 'null', parts = NULL WHERE id = ?", next, jobId)
-    this.unblock(now)
     // A comment job's memory is its private reply; the public one went under the post.
-    return { text: isCommentRow(row) ? (parts[0] ?? '') : parts.join(' '), ts: Math.max(row.ts, now) }
+    const finished = { text: isCommentRow(row) ? (parts[0] ?? '') : parts.join(' '), ts: Math.max(row.ts, now) }
+    // Remembered before the alarm is rescheduled, so memory's expiry counts from this reply.
+    onFinish?.(finished.text, finished.ts)
+    this.unblock(now)
+    return finished
   }
 
   /** A runner gives a job back unfinished: retried from the alarm with a growing delay, or failed. */
@@ -300,24 +317,27 @@ export class Jobs {
       .map((r) => r.id)
   }
 
-  /** The first unfinished job of each queue (DMs first): the only ones that may run now. */
-  private heads(): { id: string; attempts: number; t: number }[] {
-    // A job whose runner died in waitUntil is picked up once its lease has expired.
-    return [false, true].flatMap((comment) =>
-      this.sql
-        .exec<{ id: string; attempts: number; t: number }>(`SELECT id, attempts, MAX(next_at, lease_until, due_at) AS t FROM jobs WHERE ${OPEN} AND ${queueOf(comment)} ORDER BY ts, id LIMIT 1`)
-        .toArray()
-    )
+  /**
+   * The first unfinished job of each queue, DMs first: the only ones that may run now. `t` is when
+   * it may (a job whose runner died in waitUntil is picked up once its lease has expired).
+   */
+  heads(): Head[] {
+    const head = (q: number, comment: boolean) =>
+      `SELECT * FROM (SELECT ${q} AS q, id, attempts, MAX(next_at, lease_until, due_at) AS t FROM jobs WHERE ${OPEN} AND ${queueOf(comment)} ORDER BY ts, id LIMIT 1)`
+    return this.sql
+      .exec<Head & { q: number }>(`${head(0, false)} UNION ALL ${head(1, true)} ORDER BY q`)
+      .toArray()
+      .map(({ id, attempts, t }) => ({ id, attempts, t }))
   }
 
   /** The queue heads never attempted, DMs first (retries wait for their time). */
-  freshHeads(): string[] {
-    return this.heads().flatMap((h) => (h.attempts === 0 ? [h.id] : []))
+  freshHeads(heads = this.heads()): string[] {
+    return heads.flatMap((h) => (h.attempts === 0 ? [h.id] : []))
   }
 
   /** When the first job of either queue may run (later ones wait behind it); null when none. */
-  nextRunAt(): number | null {
-    const times = this.heads().map((h) => h.t)
+  nextRunAt(heads = this.heads()): number | null {
+    const times = heads.map((h) => h.t)
     return times.length ? Math.min(...times) : null
   }
 

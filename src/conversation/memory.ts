@@ -42,21 +42,41 @@ export function rememberable(text: string): string {
 }
 
 export class Memory {
+  // What this store knows of its table, the object being its only writer (undefined: not known,
+  // read when needed): the newest turn's time, for the alarm, and the size, so a turn that keeps
+  // memory within its limits is stored without reading the others back to trim.
+  private newestTs: number | null | undefined
+  private size: { turns: number; chars: number } | undefined
+
   constructor(private readonly sql: SqlStorage) {}
 
   remember(role: Turn['role'], text: string, ts: number, mid: string | null, config: Config): void {
     if (config.MEMORY_TURNS === 0 || config.MEMORY_MAX_CHARS === 0) return
-    this.sql.exec('INSERT INTO turns (mid, role, text, ts) VALUES (?, ?, ?, ?)', mid, role, rememberable(text).slice(0, config.MEMORY_MAX_CHARS), ts)
-    this.trim(config)
+    const stored = rememberable(text).slice(0, config.MEMORY_MAX_CHARS)
+    this.sql.exec('INSERT INTO turns (mid, role, text, ts) VALUES (?, ?, ?, ?)', mid, role, stored, ts)
+    if (this.newestTs !== undefined) this.newestTs = Math.max(this.newestTs ?? ts, ts)
+    const size = this.size && { turns: this.size.turns + 1, chars: this.size.chars + stored.length }
+    if (size && size.turns <= config.MEMORY_TURNS && size.chars <= config.MEMORY_MAX_CHARS) this.size = size
+    else this.trim(config)
   }
 
   private trim(config: Config): void {
     this.sql.exec('DELETE FROM turns WHERE seq NOT IN (SELECT seq FROM turns ORDER BY ts DESC, seq DESC LIMIT ?)', config.MEMORY_TURNS)
     let total = 0
-    for (const row of this.sql.exec<{ seq: number; text: string }>('SELECT seq, text FROM turns ORDER BY ts DESC, seq DESC')) {
+    const kept = { turns: 0, chars: 0 }
+    let newest: number | null = null
+    for (const row of this.sql.exec<{ seq: number; text: string; ts: number }>('SELECT seq, text, ts FROM turns ORDER BY ts DESC, seq DESC')) {
       total += row.text.length
-      if (total > config.MEMORY_MAX_CHARS) this.sql.exec('DELETE FROM turns WHERE seq = ?', row.seq)
+      if (total > config.MEMORY_MAX_CHARS) {
+        this.sql.exec('DELETE FROM turns WHERE seq = ?', row.seq)
+        continue
+      }
+      newest ??= row.ts
+      kept.turns++
+      kept.chars = total
     }
+    this.size = kept
+    this.newestTs = newest
   }
 
   /** The conversation up to message `ts`, without the messages being answered, oldest first. */
@@ -70,21 +90,25 @@ export class Memory {
 
   /** The user unsent a message: it is forgotten. */
   unsend(mid: string): void {
-    this.sql.exec('DELETE FROM turns WHERE mid = ?', mid)
+    if (this.sql.exec('DELETE FROM turns WHERE mid = ?', mid).rowsWritten > 0) this.newestTs = this.size = undefined
   }
 
   /** The user edited a message: the remembered text follows (screened like a new message). */
   edit(mid: string, text: string, config: Config): void {
-    this.sql.exec("UPDATE turns SET text = ? WHERE mid = ? AND role = 'user'", rememberable(text).slice(0, config.MEMORY_MAX_CHARS), mid)
+    const edited = this.sql.exec("UPDATE turns SET text = ? WHERE mid = ? AND role = 'user'", rememberable(text).slice(0, config.MEMORY_MAX_CHARS), mid)
+    if (edited.rowsWritten > 0) this.size = undefined
   }
 
   clear(): void {
     this.sql.exec('DELETE FROM turns')
+    this.newestTs = null
+    this.size = { turns: 0, chars: 0 }
   }
 
   /** Time of the newest turn, or null when nothing is remembered. */
   newest(): number | null {
-    return this.sql.exec<{ t: number | null }>('SELECT MAX(ts) AS t FROM turns').toArray()[0]?.t ?? null
+    if (this.newestTs === undefined) this.newestTs = this.sql.exec<{ t: number | null }>('SELECT MAX(ts) AS t FROM turns').toArray()[0]?.t ?? null
+    return this.newestTs
   }
 
   count(): number {

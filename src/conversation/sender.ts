@@ -39,6 +39,8 @@ const ALARM_JOB_BUDGET_MS = 25_000
 export class SenderObject extends DurableObject<Env> {
   private readonly sql: SqlStorage
   private s!: SenderStores
+  /** The alarm time this instance last set (null: none, or it has fired, or it may be gone). */
+  private alarmAt: number | null = null
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
@@ -51,6 +53,7 @@ export class SenderObject extends DurableObject<Env> {
   /** Fresh stores over the tables as they are now (see stores.ts). */
   private open(): void {
     this.s = openStores(this.sql, this.env.DEDUP, (now) => this.scheduleAlarm(now, this.config()))
+    this.alarmAt = null
   }
 
   private config(): Config {
@@ -167,9 +170,8 @@ export class SenderObject extends DurableObject<Env> {
 
   /** Records part `idx` as delivered; the last part finishes the job and enters memory. */
   async partSent(jobId: string, idx: number, outMid: string, now = Date.now()): Promise<void> {
-    const finished = this.s.jobs.partSent(jobId, idx, outMid, now)
-    if (!finished) return
-    this.s.memory.remember('assistant', finished.text, finished.ts, outMid || null, this.config())
+    const config = this.config()
+    this.s.jobs.partSent(jobId, idx, outMid, now, (text, ts) => this.s.memory.remember('assistant', text, ts, outMid || null, config))
   }
 
   /** A runner gives a job back unfinished: retry from the alarm with a growing delay. */
@@ -208,11 +210,16 @@ export class SenderObject extends DurableObject<Env> {
     const sweep = this.s.sweep.nextDue()
     if (sweep !== null) times.push(sweep)
     if (!times.length) return
-    void this.ctx.storage.setAlarm(Math.max(Math.min(...times), now))
+    const at = Math.max(Math.min(...times), now)
+    // Unchanged since this instance set it: setting it again would only cost a write.
+    if (at === this.alarmAt) return
+    void this.ctx.storage.setAlarm(at)
+    this.alarmAt = at
   }
 
   /** Retries due jobs, then forgets what is no longer needed. */
   override async alarm(): Promise<void> {
+    this.alarmAt = null
     const config = this.config()
     const log = createLogger({ component: 'sender_alarm', sender: await hashId(this.s.state.get('user_id') ?? '', config.APP_SECRET) })
     const deps = createPipelineDeps(this.env, config, log, () => Date.now() + ALARM_JOB_BUDGET_MS, this.s.state.get('account_id') ?? undefined)

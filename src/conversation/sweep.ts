@@ -12,6 +12,9 @@ export const KV_SWEEP_DELAY_MS = 60_000
 export const SWEEP_SCHEMA = 'CREATE TABLE IF NOT EXISTS kv_sweep (kv_key TEXT PRIMARY KEY, due INTEGER NOT NULL) WITHOUT ROWID;'
 
 export class KvSweep {
+  /** The earliest due time, as far as this store knows (undefined: read it when needed). */
+  private due: number | null | undefined
+
   constructor(
     private readonly sql: SqlStorage,
     private readonly kv: KVNamespace
@@ -20,11 +23,14 @@ export class KvSweep {
   /** Remembers KV keys to delete again at `due`. */
   schedule(kvKeys: string[], due: number): void {
     for (const k of kvKeys) this.sql.exec('INSERT OR REPLACE INTO kv_sweep (kv_key, due) VALUES (?, ?)', k, due)
+    // A replaced key's earlier time may have been the earliest: read it again when needed.
+    this.due = undefined
   }
 
   /** When the next sweep is due; null when none is. */
   nextDue(): number | null {
-    return this.sql.exec<{ t: number | null }>('SELECT MIN(due) AS t FROM kv_sweep').toArray()[0]?.t ?? null
+    if (this.due === undefined) this.due = this.sql.exec<{ t: number | null }>('SELECT MIN(due) AS t FROM kv_sweep').toArray()[0]?.t ?? null
+    return this.due
   }
 
   /** Deletes the keys that are due (again) from KV; returns how many. */
@@ -32,6 +38,7 @@ export class KvSweep {
     const due = this.sql.exec<{ kv_key: string }>('SELECT kv_key FROM kv_sweep WHERE due <= ?', now).toArray().map((r) => r.kv_key)
     await Promise.all(due.map((k) => this.kv.delete(k)))
     for (const k of due) this.sql.exec('DELETE FROM kv_sweep WHERE kv_key = ?', k)
+    if (due.length) this.due = undefined
     return due.length
   }
 }

@@ -43,4 +43,19 @@ describe('claims', () => {
       expect(claims.take('old', T, T + CLAIM_RETENTION_MS + 2)).toBe(true)
     })
   })
+
+  it('knows its oldest claim without reading the table again, and agrees with a store that reads it', async () => {
+    await withStores(({ sql }) => {
+      const claims = new Claims(sql)
+      expect(claims.oldest()).toBeNull()
+      claims.take('b', T, T + 10)
+      claims.take('a', T, T + 5)
+      claims.take('a', T, T + 1)
+      expect(claims.oldest()).toBe(T + 5)
+      expect(new Claims(sql).oldest()).toBe(T + 5)
+      claims.expire(T + 6 + CLAIM_RETENTION_MS)
+      expect(claims.oldest()).toBe(T + 10)
+      expect(new Claims(sql).oldest()).toBe(T + 10)
+    })
+  })
 })

@@ -79,7 +79,25 @@ describe('reply jobs', () => {
       jobs.create('m1', T, fixed('x'), T)
       const l = jobs.lease('m1', T, true)!
       expect(jobs.saveReply('m1', 'someone-else', ['a'], 'llm', 'h', T)).toBe(false)
+      expect(jobs.saveReply('m1', 'someone-else', [], 'none', '', T)).toBe(false)
+      // The lease ran out: even its holder can no longer save.
+      expect(jobs.saveReply('m1', l.leaseId, ['a'], 'llm', 'h', T + LEASE_MS)).toBe(false)
+      expect(jobs.saveReply('m1', l.leaseId, [], 'none', '', T + LEASE_MS)).toBe(false)
       expect(jobs.beginPart('m1', l.leaseId, 0, 'h', T + LEASE_MS)).toBe('lost_lease')
+      expect(jobs.summary()).toEqual([{ id: 'm1', state: 'pending', outcome: null, attempts: 1 }])
+      expect(jobs.saveReply('m1', l.leaseId, ['a'], 'llm', 'h', T + LEASE_MS - 1)).toBe(true)
+    })
+  })
+
+  it('gives the queue heads, DMs first, in one read', async () => {
+    await withStores(({ jobs }) => {
+      expect(jobs.heads()).toEqual([])
+      jobs.create('c1', T, { type: 'comment', commentId: 'c1', reply: 'hi', text: 'price?', rule: 0 }, T)
+      jobs.create('m2', T + 2, fixed('b'), T)
+      jobs.create('m1', T + 1, fixed('a'), T)
+      expect(jobs.heads().map((h) => h.id)).toEqual(['m1', 'c1'])
+      jobs.lease('m1', T, true)
+      expect(jobs.freshHeads()).toEqual(['c1'])
     })
   })
 

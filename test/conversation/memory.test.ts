@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { memoryText } from '../../src/conversation/memory'
+import { Memory, memoryText } from '../../src/conversation/memory'
 import type { InboundEvent } from '../../src/meta/webhook'
 import { testConfig } from '../helpers/deliver'
 import { withStores } from './stores'
@@ -15,7 +15,61 @@ describe('what a user event is remembered as', () => {
   })
 })
 
+/** Runs `fn` and returns the SQL statements it made on `sql`. */
+function statements(sql: SqlStorage, fn: () => void): string[] {
+  const exec = sql.exec
+  const seen: string[] = []
+  sql.exec = ((q: string, ...b: SqlStorageValue[]) => (seen.push(q), exec.call(sql, q, ...b))) as SqlStorage['exec']
+  try {
+    fn()
+  } finally {
+    sql.exec = exec
+  }
+  return seen
+}
+
 describe('conversation memory', () => {
+  it('stores a turn that keeps memory within its limits with one statement, and trims like a store that reads everything back', async () => {
+    const config = { ...testConfig(), MEMORY_TURNS: 4, MEMORY_MAX_CHARS: 20 }
+    await withStores(({ sql, memory }) => {
+      // One object keeps the same store; a new store per step knows nothing and always trims.
+      const steps: ((m: Memory) => void)[] = [
+        (m) => m.remember('user', 'aaaa', 1, 'm1', config),
+        (m) => m.remember('assistant', 'bbbb', 2, null, config),
+        (m) => m.remember('user', 'cccc', 3, 'm3', config),
+        (m) => m.edit('m1', 'a much longer text now', config),
+        (m) => m.remember('user', 'dd', 4, 'm4', config),
+        (m) => m.unsend('m4'),
+        (m) => m.remember('user', 'ee', 5, 'm5', config),
+        (m) => m.remember('user', 'ff', 6, 'm6', config),
+        (m) => m.remember('user', 'gg', 7, 'm7', config),
+        (m) => m.remember('user', 'hh', 8, 'm8', config),
+        (m) => m.remember('user', 'ii', 9, 'm9', config),
+      ]
+      const kept: string[][] = []
+      for (const step of steps) {
+        step(memory)
+        kept.push(memory.all().map((t) => t.text))
+        expect(memory.newest()).toBe(sql.exec<{ t: number | null }>('SELECT MAX(ts) AS t FROM turns').one().t)
+      }
+      sql.exec('DELETE FROM turns')
+      for (const [i, step] of steps.entries()) {
+        step(new Memory(sql))
+        expect(new Memory(sql).all().map((t) => t.text)).toEqual(kept[i])
+      }
+      expect(kept.at(-1)).toEqual(['ff', 'gg', 'hh', 'ii'])
+    })
+  })
+
+  it('reads nothing back to store a turn while memory stays within its limits', async () => {
+    const config = { ...testConfig(), MEMORY_TURNS: 10, MEMORY_MAX_CHARS: 1000 }
+    await withStores(({ sql, memory }) => {
+      memory.remember('user', 'first', 1, 'm1', config)
+      expect(statements(sql, () => memory.remember('assistant', 'second', 2, null, config))).toEqual(['INSERT INTO turns (mid, role, text, ts) VALUES (?, ?, ?, ?)'])
+      expect(statements(sql, () => memory.newest())).toEqual([])
+    })
+  })
+
   it('keeps only the last MEMORY_TURNS turns, oldest first', async () => {
     const config = { ...testConfig(), MEMORY_TURNS: 3 }
     await withStores(({ memory }) => {

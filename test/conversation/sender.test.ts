@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { SenderObject } from '../../src/conversation/sender'
 import type { StateKey, StateStore } from '../../src/conversation/state'
 import { DEFAULT_ACCOUNT_ID, delivery, messagingItem, newMid } from '../../tools/payloads'
-import { editStorage, post, postItems, senderStub, newSender } from '../helpers/deliver'
+import { editStorage, post, postItems, senderStub, newSender, testConfig } from '../helpers/deliver'
 import { installNetwork } from '../helpers/network'
 
 let net: ReturnType<typeof installNetwork>
@@ -196,6 +196,17 @@ describe('conversation memory', () => {
     })
     expect(await runDurableObjectAlarm(stub)).toBe(true)
     expect((await stub.snapshot()).turns).toEqual([])
+  })
+
+  it('moves its alarm out to memory expiry, counted from the reply, once the reply is sent', async () => {
+    const sender = newSender()
+    await postItems([{ senderId: sender, text: 'hello' }])
+    expect(net.textsTo(sender)).toHaveLength(1)
+    const { alarm, newest } = await runInDurableObject(senderStub(sender), async (_o: SenderObject, state) => ({
+      alarm: await state.storage.getAlarm(),
+      newest: state.storage.sql.exec<{ t: number }>("SELECT MAX(ts) AS t FROM turns WHERE role = 'assistant'").one().t,
+    }))
+    expect(alarm).toBe(newest + testConfig().MEMORY_TTL_HOURS * 3_600_000)
   })
 
   it('removes an unsent message from memory', async () => {
