@@ -96,7 +96,8 @@ function fakeSender(name) {
 }
 
 const fakeAccount = {
-  spend: async () => true,
+  // Grants every unit asked for, as a fresh day with a large budget does (per-isolate leases).
+  spend: async (_day, _limit, _now, _tally, want = 1) => want,
   sendState: async () => ({ token: SECRETS.IG_ACCESS_TOKEN, invalid: false, pausedUntil: 0 }),
   token: async () => SECRETS.IG_ACCESS_TOKEN,
   report: async () => {},
