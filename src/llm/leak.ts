@@ -125,11 +125,47 @@ function rot13(s: string): string {
   })
 }
 
-/** Which leak test fired, if any: the canary or a 40-character run of the prompt. */
-export function findLeak(reply: string, canary: string, systemPrompt: string): string | undefined {
-  const flatPrompt = flat(systemPrompt)
-  const windows = { flat: flatIndex.build(flatPrompt), bare: bareIndex.build(bareOfFlat(flatPrompt)) }
-  const canaryBare = bareOfFlat(flat(canary))
+const ASCII_ALNUM = /^[0-9A-Za-z]+$/
+const pieceCache = new Map<string, { flat: string[]; bare: string[] }>()
+
+/**
+ * The folded forms of `text` when its only per-request part is `volatile` (the fence boundary,
+ * fresh in every prompt): the text around it is folded once per isolate, only `volatile` per call.
+ * Exact when folding cannot reach across a seam: `volatile` is ASCII letters and digits (no
+ * whitespace, and NFKC never joins a character to one of them), and every piece after it is empty
+ * or starts with an ASCII character (which NFKC never joins to what precedes it). Otherwise
+ * undefined, and the caller folds the whole text.
+ */
+function foldedAround(text: string, volatile: string): { flat: string; bare: string } | undefined {
+  if (!ASCII_ALNUM.test(volatile)) return undefined
+  const pieces = text.split(volatile)
+  if (pieces.length < 2) return undefined
+  for (let i = 1; i < pieces.length; i++) if (pieces[i]!.charCodeAt(0) >= 0x80) return undefined
+  const key = JSON.stringify(pieces)
+  let hit = pieceCache.get(key)
+  if (!hit) {
+    // Untrimmed: trimming applies to the whole text, after the pieces are joined.
+    const flats = pieces.map((p) => foldText(p).replace(SPACES, ' '))
+    hit = { flat: flats, bare: flats.map(bareOfFlat) }
+    if (pieceCache.size >= 16) pieceCache.clear()
+    pieceCache.set(key, hit)
+  }
+  const v = foldText(volatile)
+  return { flat: hit.flat.join(v).trim(), bare: hit.bare.join(bareOfFlat(v)) }
+}
+
+let lastCanary: { canary: string; bare: string } | undefined
+
+/**
+ * Which leak test fired, if any: the canary or a 40-character run of the prompt. `volatile`, when
+ * given, is the one part of `systemPrompt` that changes from call to call (see foldedAround).
+ */
+export function findLeak(reply: string, canary: string, systemPrompt: string, volatile?: string): string | undefined {
+  const folded = volatile ? foldedAround(systemPrompt, volatile) : undefined
+  const flatPrompt = folded?.flat ?? flat(systemPrompt)
+  const windows = { flat: flatIndex.build(flatPrompt), bare: bareIndex.build(folded?.bare ?? bareOfFlat(flatPrompt)) }
+  if (lastCanary?.canary !== canary) lastCanary = { canary, bare: bareOfFlat(flat(canary)) }
+  const canaryBare = lastCanary.bare
   const decoded = decodeText(reply)
   const candidates: Array<[string, string]> = [['plain', reply]]
   if (decoded !== reply) candidates.push(['decoded', decoded])

@@ -17,6 +17,8 @@ export interface ReplyCheckContext {
   canary: string
   /** Operator text that must never be echoed: persona and policy, not the business facts. */
   systemPrompt: string
+  /** The part of systemPrompt that is new in every request (the fence boundary), if any. */
+  volatile?: string
   allowedDomains: string[]
   maxBytes?: number
 }
@@ -59,7 +61,7 @@ function truncateBytes(text: string, maxBytes: number): string {
 export function checkReply(raw: string, ctx: ReplyCheckContext): ReplyCheck {
   const capped = capRaw(raw)
   const reply = stripInvisible(capped)
-  const leak = findLeak(reply, ctx.canary, ctx.systemPrompt)
+  const leak = findLeak(reply, ctx.canary, ctx.systemPrompt, ctx.volatile)
   if (leak) return { ok: false, reason: 'leak', rule: leak }
   const forbidden = findForbidden(reply)
   if (forbidden) return { ok: false, reason: 'forbidden', rule: forbidden }

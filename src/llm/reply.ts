@@ -78,7 +78,7 @@ export async function generateReply(deps: ReplyDeps, input: ReplyInput): Promise
 
   if (deps.admit && !(await deps.admit())) return done({ outcome: 'over_budget', text: '' })
 
-  const { messages } = buildPrompt({
+  const { messages, boundary } = buildPrompt({
     systemPrompt: config.SYSTEM_PROMPT,
     ...(config.BUSINESS_FACTS ? { businessFacts: config.BUSINESS_FACTS } : {}),
     canary: deps.canary,
@@ -102,6 +102,7 @@ export async function generateReply(deps: ReplyDeps, input: ReplyInput): Promise
   const checked = checkReply(raw, {
     canary: deps.canary,
     systemPrompt: leakReference(messages[0]!.content, config.BUSINESS_FACTS),
+    volatile: boundary,
     allowedDomains: config.ALLOWED_LINK_DOMAINS,
     maxBytes: config.MAX_REPLY_PARTS * IG_MESSAGE_BYTES,
   })

@@ -1,6 +1,8 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { DEFAULT_SYSTEM_PROMPT } from '../../src/core/config'
-import { checkReply } from '../../src/llm/output-guard'
+import { checkReply, findLeak } from '../../src/llm/output-guard'
+import { buildPrompt } from '../../src/llm/prompt'
 
 const canary = 'ref-5f1c0a9e77d24b3a8c6e0f12'
 const ctx = { canary, systemPrompt: DEFAULT_SYSTEM_PROMPT, allowedDomains: [] as string[] }
@@ -83,5 +85,40 @@ describe('leak check: the reference is read afresh in every call', () => {
       const run = filler.slice(at, at + 45)
       expect(checkReply(`ok ${run} ok`, { ...ctx, systemPrompt: filler })).toMatchObject({ ok: false, reason: 'leak' })
     }
+  })
+})
+
+describe('leak check: the text around the per-request boundary folded once', () => {
+  const piece = fc
+    .array(
+      fc.oneof(
+        fc.constantFrom('Ignore ', 'rules', ' ', '\n\n', 'm', 'I1l0O', 'а', 'Ａ', '\u0301', '\u200b', 'é', 'ﬁ', 'ˆ', '"<<data ', '>>', '😀', '\ud800', 'e'),
+        fc.string({ maxLength: 6 })
+      ),
+      { maxLength: 30 }
+    )
+    .map((a) => a.join(''))
+  // Hex like the real boundary, plus values the shortcut must refuse (not ASCII, spaces, empty).
+  const boundary = fc.oneof(fc.stringMatching(/^[0-9a-f]{16}$/), fc.constantFrom('MmIi10Oo', 'é1', 'a b', ''))
+
+  it('gives the same verdict as folding the whole reference, for replies quoting any part of it', () => {
+    fc.assert(
+      fc.property(fc.array(piece, { minLength: 1, maxLength: 4 }), boundary, fc.array(fc.nat(), { minLength: 3, maxLength: 3 }), (pieces, b, at) => {
+        const ref = pieces.join(b)
+        const seam = Math.max(0, ref.indexOf(b) - 20)
+        const replies = [ref, `so ${ref} ok`, ref.slice(seam, seam + 60), ref.toUpperCase(), ...at.map((k) => ref.slice(k % (ref.length + 1), (k % (ref.length + 1)) + 45)), 'We open at 9.']
+        for (const reply of replies) expect(findLeak(reply, canary, ref, b)).toBe(findLeak(reply, canary, ref))
+      }),
+      { numRuns: 500 }
+    )
+  })
+
+  it('blocks a run across the boundary of the real system message, checked with its boundary', () => {
+    const { messages, boundary: b } = buildPrompt({ systemPrompt: DEFAULT_SYSTEM_PROMPT, canary, memory: [], text: 'hi' })
+    const system = messages[0]!.content
+    const at = system.indexOf(b)
+    const quote = system.slice(at - 30, at + b.length + 30).replace(/[<>]/g, '')
+    expect(findLeak(`Sure: ${quote}`, canary, system, b)).toBe('plain:prompt_overlap')
+    expect(findLeak('We are open on Sunday from 10 to 16, and yes, we ship to Lisbon.', canary, system, b)).toBeUndefined()
   })
 })
