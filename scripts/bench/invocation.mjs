@@ -87,7 +87,7 @@ function fakeSender(name) {
       }),
     saveReply: async () => true,
     beginPart: async () => 'go',
-    partSent: async () => {},
+    partSent: async () => ({ fresh: false }),
     release: async () => null,
     lease: async () => null,
     leaseNextFresh: async () => null,

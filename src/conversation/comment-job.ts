@@ -47,7 +47,7 @@ export interface CommentStore {
   takeBudgetNotice(day: string): Promise<boolean>
   saveReply(jobId: string, leaseId: string, parts: string[], outcome: string): Promise<boolean>
   beginPart(jobId: string, leaseId: string, idx: number, text: string): Promise<PartGate>
-  partSent(jobId: string, idx: number, outMid: string): Promise<void>
+  partSent(jobId: string, idx: number, outMid: string): Promise<unknown>
   release(jobId: string, leaseId: string, opts?: { final?: string; retryAt?: number; notSent?: number; paced?: boolean; untried?: boolean }): Promise<JobOutcome | null>
 }
 

@@ -107,6 +107,15 @@ export interface CommentJob {
 
 export type { Turn } from '../llm/prompt'
 
+/**
+ * What `partSent` answers when the part it recorded finished its job: whether a job nobody has
+ * tried yet now heads one of the sender's queues (ready, or a burst in its quiet window), so a
+ * runner with budget left asks for it (leaseNextFresh) only when there is one.
+ */
+export interface Finished {
+  fresh: boolean
+}
+
 /** What a lease hands to whoever runs a job: all it needs, nothing it may not change. */
 export interface LeasedJob {
   id: string

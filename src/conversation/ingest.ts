@@ -13,12 +13,12 @@
  * older versions wrote to KV expire by themselves and are still erased with a user's data.
  */
 import type { Config } from '../core/config'
-import type { Accepted } from './decision'
+import type { Accepted, Finished } from './decision'
 import { createPipelineDeps } from './deps'
 import { eventKey, rememberAccount, senderObjectName } from './names'
 import { hashId, type Logger } from '../core/log'
 import { count } from '../core/metrics'
-import { runJob } from './pipeline'
+import { runJob, type JobStore, type RunResult } from './pipeline'
 import { commentSkip } from './comments'
 import { MODERATION_TIMEOUT_MS } from '../llm/client'
 import { clampFutureTimestamps, type InboundEvent, type WebhookEvent } from '../meta/webhook'
@@ -148,6 +148,34 @@ async function acceptGroup(deps: DeliveryDeps, name: string, g: Group, handOff: 
   return { name, group: g, results, handOff }
 }
 
+/**
+ * The sender's stub as a runner's job store that keeps what the object answered when the job
+ * `run` ran finished: whether a fresh job waits. Unknown (undefined) unless that job ended done
+ * through its last part, so a runner asks the queue whenever it does not know.
+ */
+export function watching(stub: JobStore): JobStore & { fresh?: boolean; run(job: () => Promise<RunResult>): Promise<RunResult> } {
+  const w = {
+    fresh: undefined as boolean | undefined,
+    async run(job: () => Promise<RunResult>): Promise<RunResult> {
+      w.fresh = undefined
+      const result = await job()
+      if (result !== 'done') w.fresh = undefined
+      return result
+    },
+    lease: (jobId: string, opts?: { now?: number; force?: boolean }) => stub.lease(jobId, opts),
+    saveReply: (jobId: string, leaseId: string, parts: string[], outcome: string) => stub.saveReply(jobId, leaseId, parts, outcome),
+    takeBudgetNotice: (day: string) => stub.takeBudgetNotice(day),
+    beginPart: (jobId: string, leaseId: string, idx: number, text: string) => stub.beginPart(jobId, leaseId, idx, text),
+    async partSent(jobId: string, idx: number, outMid: string): Promise<Finished | null> {
+      const r = await stub.partSent(jobId, idx, outMid)
+      if (r) w.fresh = r.fresh
+      return r
+    },
+    release: (jobId: string, leaseId: string, opts?: Parameters<JobStore['release']>[2]) => stub.release(jobId, leaseId, opts),
+  }
+  return w
+}
+
 async function afterAck(
   deps: DeliveryDeps,
   accepted: { name: string; group: Group; results: Accepted[]; handOff: boolean }[],
@@ -175,6 +203,7 @@ async function afterAck(
         return
       }
       const stub = env.SENDER.getByName(name)
+      const store = watching(stub)
       const pipeline = createPipelineDeps(env, config, log, () => deadline, group.accountId)
       // A burst waits for its quiet window here, in waitUntil, rather than in an alarm: no
       // extra invocation, and the model is asked as soon as the window closes. If a newer
@@ -199,17 +228,19 @@ async function afterAck(
         // Best effort: the indicator must not hold up or cost the reply.
         if (r.typing) await pipeline.send.action(group.userId, 'typing_on').catch(() => {})
         if (r.dueAt && !(await waitFor(r.dueAt))) continue
-        ran = (await runJob(pipeline, stub, r.job!, { immediate: true, leased: r.lease })) !== 'skipped' || ran
+        ran = (await store.run(() => runJob(pipeline, store, r.job!, { immediate: true, leased: r.lease }))) !== 'skipped' || ran
       }
       // A runner whose every job was skipped (taken by another runner, or merged into a newer
       // message's burst) leaves the queue to the runner that holds it: it drains after its job.
-      for (let round = 0; ran && round < MAX_DRAIN_JOBS && Date.now() < deadline && (spare -= cost) >= 0; round++) {
+      // The object said, as the last job finished, whether a fresh one waits: if none does, the
+      // queue is not asked again (a message arriving later has its own runner).
+      for (let round = 0; ran && store.fresh !== false && round < MAX_DRAIN_JOBS && Date.now() < deadline && (spare -= cost) >= 0; round++) {
         const next = await stub.leaseNextFresh()
         if (next && 'dueAt' in next) {
           if (await waitFor(next.dueAt, modelMargin)) continue
           break
         }
-        if (!next || (await runJob(pipeline, stub, next.id, { leased: next })) !== 'done') break
+        if (!next || (await store.run(() => runJob(pipeline, store, next.id, { leased: next }))) !== 'done') break
       }
       await registered
     })

@@ -7,7 +7,7 @@
  * LLM is never called twice for one job) and records every part as sending/sent before the next.
  */
 import type { Config } from '../core/config'
-import type { JobOutcome, LeasedJob, PartGate, Turn } from './decision'
+import type { Finished, JobOutcome, LeasedJob, PartGate, Turn } from './decision'
 import type { Logger } from '../core/log'
 import { replyPolicy } from '../meta/window'
 import type { PromptContext } from '../llm/prompt'
@@ -22,7 +22,8 @@ export interface JobStore {
   saveReply(jobId: string, leaseId: string, parts: string[], outcome: string): Promise<boolean>
   takeBudgetNotice(day: string): Promise<boolean>
   beginPart(jobId: string, leaseId: string, idx: number, text: string): Promise<PartGate>
-  partSent(jobId: string, idx: number, outMid: string): Promise<void>
+  /** Non-null when this part finished the job. */
+  partSent(jobId: string, idx: number, outMid: string): Promise<Finished | null>
   release(jobId: string, leaseId: string, opts?: { final?: string; retryAt?: number; notSent?: number; paced?: boolean; untried?: boolean }): Promise<JobOutcome | null>
 }
 

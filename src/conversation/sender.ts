@@ -19,10 +19,10 @@ import { DurableObject } from 'cloudflare:workers'
 import { readConfig, type Config } from '../core/config'
 import { createLogger, hashId } from '../core/log'
 import { decideEvent } from './decide'
-import type { AcceptEvent, Accepted, AcceptInput, JobOutcome, LeasedJob, PartGate, Turn } from './decision'
+import type { AcceptEvent, Accepted, AcceptInput, Finished, JobOutcome, LeasedJob, PartGate, Turn } from './decision'
 import { createPipelineDeps } from './deps'
 import { CLAIM_RETENTION_MS } from './claims'
-import { migrateJobs, textHash } from './jobs'
+import { migrateJobs, textHash, type Head } from './jobs'
 import { eventKey, seenKey } from './names'
 import { runJob } from './pipeline'
 import { MODEL_CALLED } from '../llm/reply'
@@ -41,6 +41,8 @@ export class SenderObject extends DurableObject<Env> {
   private s!: SenderStores
   /** The alarm time this instance last set (null: none, or it has fired, or it may be gone). */
   private alarmAt: number | null = null
+  /** The queue heads the last alarm scheduling read (what partSent reports from). */
+  private woken: Head[] | null = null
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
@@ -168,10 +170,16 @@ export class SenderObject extends DurableObject<Env> {
     return this.s.jobs.beginPart(jobId, leaseId, idx, hash, now)
   }
 
-  /** Records part `idx` as delivered; the last part finishes the job and enters memory. */
-  async partSent(jobId: string, idx: number, outMid: string, now = Date.now()): Promise<void> {
+  /**
+   * Records part `idx` as delivered; the last part finishes the job, enters memory, and the
+   * answer tells the runner whether a fresh job waits (see Finished).
+   */
+  async partSent(jobId: string, idx: number, outMid: string, now = Date.now()): Promise<Finished | null> {
     const config = this.config()
-    this.s.jobs.partSent(jobId, idx, outMid, now, (text, ts) => this.s.memory.remember('assistant', text, ts, outMid || null, config))
+    this.woken = null
+    const finished = this.s.jobs.partSent(jobId, idx, outMid, now, (text, ts) => this.s.memory.remember('assistant', text, ts, outMid || null, config))
+    // Finishing a job reschedules the alarm, which read the queue heads just now.
+    return finished && { fresh: this.s.jobs.freshHeads(this.woken ?? this.s.jobs.heads()).length > 0 }
   }
 
   /** A runner gives a job back unfinished: retry from the alarm with a growing delay. */
@@ -201,7 +209,7 @@ export class SenderObject extends DurableObject<Env> {
   /** The earliest moment this object has work: a job retry, memory expiry or claim pruning. */
   private scheduleAlarm(now: number, config: Config): void {
     const times: number[] = []
-    const job = this.s.jobs.nextRunAt()
+    const job = this.s.jobs.nextRunAt((this.woken = this.s.jobs.heads()))
     if (job !== null) times.push(job)
     const lastTurn = this.s.memory.newest()
     if (lastTurn) times.push(Math.min(Math.max(lastTurn, this.s.state.num('last_user_at')), now) + config.MEMORY_TTL_HOURS * HOUR)

@@ -1,6 +1,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import type { LeasedJob } from '../../src/conversation/decision'
 import type { SenderObject } from '../../src/conversation/sender'
 import type { StateKey, StateStore } from '../../src/conversation/state'
 import { DEFAULT_ACCOUNT_ID, delivery, messagingItem, newMid } from '../../tools/payloads'
@@ -92,6 +93,25 @@ describe('leases', () => {
     expect(await stub.lease(first.job!, { force: true })).toBeNull()
     expect(await stub.lease(results[0]!.job!, { force: true })).toBeNull()
   })
+
+  it('tells the runner, as its job finishes, whether a job nobody has tried waits behind it', async () => {
+    const sender = newSender()
+    const stub = senderStub(sender)
+    const now = Date.now()
+    const event = (i: number) => ({ kind: 'text' as const, source: 'messaging' as const, accountId: DEFAULT_ACCOUNT_ID, senderId: sender, recipientId: DEFAULT_ACCOUNT_ID, timestamp: now + i, mid: newMid(), text: `m${i}` })
+    const [a, b] = await stub.accept({ accountId: DEFAULT_ACCOUNT_ID, userId: sender, now, leaseFirst: true, events: [event(0), event(1)] })
+    expect(await stub.saveReply(a!.job!, a!.lease!.leaseId, ['one', 'two'], 'llm')).toBe(true)
+    // A part that does not finish the job answers nothing.
+    expect(await stub.partSent(a!.job!, 0, 'out-a0')).toBeNull()
+    expect(await stub.partSent(a!.job!, 1, 'out-a1')).toEqual({ fresh: true })
+    const next = await stub.leaseNextFresh()
+    expect(next).toMatchObject({ id: b!.job })
+    expect(await stub.saveReply(b!.job!, (next as LeasedJob).leaseId, ['three'], 'llm')).toBe(true)
+    expect(await stub.partSent(b!.job!, 0, 'out-b0')).toEqual({ fresh: false })
+    expect(await stub.leaseNextFresh()).toBeNull()
+    // A late report for a job already finished finishes nothing.
+    expect(await stub.partSent(b!.job!, 0, 'out-b0')).toBeNull()
+  })
 })
 
 describe('rate limiting', () => {
@@ -172,8 +192,10 @@ describe('conversation memory', () => {
   it('trims to MEMORY_TURNS turns', async () => {
     const sender = newSender()
     const stub = senderStub(sender)
-    // Spread out in time so the rate limit lets every message through.
-    const t0 = Date.now() - 5 * 60_000
+    // Spread out in time so the rate limit lets every message through; from now on rather than
+    // in the past, so the object's alarm does not answer them (its replies would be remembered
+    // as the newest turns) while the test runs.
+    const t0 = Date.now()
     for (let i = 0; i < 14; i++) {
       await stub.accept({ accountId: DEFAULT_ACCOUNT_ID, userId: sender, now: t0 + i * 20_000, events: [{ kind: 'text', source: 'messaging', accountId: DEFAULT_ACCOUNT_ID, senderId: sender, recipientId: DEFAULT_ACCOUNT_ID, timestamp: t0 + i * 20_000, mid: newMid(), text: `turn ${i}` }] })
     }
