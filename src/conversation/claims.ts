@@ -14,16 +14,20 @@ export class Claims {
 
   constructor(private readonly sql: SqlStorage) {}
 
-  /** Claims `key`; false when it was claimed before (a redelivery). */
-  take(key: string, ts: number, now: number): boolean {
-    const taken = this.sql.exec('INSERT OR IGNORE INTO claims (key, ts, claimed_at, decision) VALUES (?, ?, ?, ?)', key, ts, now, 'pending').rowsWritten > 0
-    if (taken && this.oldestAt !== undefined) this.oldestAt = Math.min(this.oldestAt ?? now, now)
-    return taken
+  /** Whether `key` was claimed before (a redelivery). */
+  has(key: string): boolean {
+    return this.sql.exec('SELECT 1 FROM claims WHERE key = ?', key).toArray().length > 0
   }
 
-  /** What was decided for a claimed key (kept for the operator and the tests, never re-read to decide). */
-  record(key: string, decision: Decision): void {
-    this.sql.exec('UPDATE claims SET decision = ? WHERE key = ?', decision, key)
+  /**
+   * Claims `key` with what was decided for it (kept for the operator and the tests, never re-read
+   * to decide); false when it was claimed before. The sender object checks `has`, decides and
+   * claims in one transaction, so a claim is one row written, not an insert and an update.
+   */
+  take(key: string, ts: number, now: number, decision: Decision | 'pending' = 'pending'): boolean {
+    const taken = this.sql.exec('INSERT OR IGNORE INTO claims (key, ts, claimed_at, decision) VALUES (?, ?, ?, ?)', key, ts, now, decision).rowsWritten > 0
+    if (taken && this.oldestAt !== undefined) this.oldestAt = Math.min(this.oldestAt ?? now, now)
+    return taken
   }
 
   /** When the oldest claim was made, or null when there is none. */

@@ -85,12 +85,6 @@ export function answeredMids(jobId: string, kind: JobKind): string[] {
   return kind.type === 'llm' && kind.burst ? kind.burst.map((m) => m.mid) : [jobId]
 }
 
-/** Adds `due_at` to a jobs table made before burst coalescing (SQLite has no ADD COLUMN IF NOT EXISTS). */
-export function migrateJobs(sql: SqlStorage): void {
-  const cols = sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('jobs')").toArray()
-  if (!cols.some((c) => c.name === 'due_at')) sql.exec('ALTER TABLE jobs ADD COLUMN due_at INTEGER NOT NULL DEFAULT 0')
-}
-
 /** Confirmations of what the sender asked for go out even while the bot is paused or opted out. */
 function isConfirmation(kind: JobKind): boolean {
   return kind.type === 'fixed' && ['opt_out', 'opt_in', 'handoff'].includes(kind.reason)
@@ -365,10 +359,10 @@ export class Jobs {
     const unconfirmed = "hash = ? AND at > ? AND (state = 'sending' OR out_mid IS NULL)"
     if (this.sql.exec(`SELECT 1 FROM parts WHERE ${unconfirmed}`, hash, now - DAY).toArray().length === 0) return false
     const settled = this.sql
-      .exec<{ r: number; job: string }>("SELECT rowid AS r, job FROM parts WHERE hash = ? AND state = 'sending' ORDER BY at LIMIT 1", hash)
+      .exec<{ job: string; idx: number }>("SELECT job, idx FROM parts WHERE hash = ? AND state = 'sending' ORDER BY at LIMIT 1", hash)
       .toArray()[0]
     if (settled) {
-      this.sql.exec("UPDATE parts SET state = 'sent', out_mid = ? WHERE rowid = ?", mid, settled.r)
+      this.sql.exec("UPDATE parts SET state = 'sent', out_mid = ? WHERE job = ? AND idx = ?", mid, settled.job, settled.idx)
       // Its job need not sit out the rest of the echo grace period.
       this.sql.exec('UPDATE jobs SET next_at = MIN(next_at, ?) WHERE id = ? AND lease_until <= ?', now, settled.job, now)
     }

@@ -22,13 +22,13 @@ import { decideEvent } from './decide'
 import type { AcceptEvent, Accepted, AcceptInput, Finished, JobOutcome, LeasedJob, PartGate, Turn } from './decision'
 import { createPipelineDeps } from './deps'
 import { CLAIM_RETENTION_MS } from './claims'
-import { migrateJobs, textHash, type Head } from './jobs'
+import { textHash, type Head } from './jobs'
 import { eventKey, seenKey } from './names'
 import { runJob } from './pipeline'
 import { MODEL_CALLED } from '../llm/reply'
 import type { ConversationState } from './state'
 import { openStores, type SenderStores } from './stores'
-import { SCHEMA } from './schema'
+import { migrate, SCHEMA } from './schema'
 import { KV_SWEEP_DELAY_MS } from './sweep'
 import { clampFutureTimestamps } from '../meta/webhook'
 
@@ -47,8 +47,10 @@ export class SenderObject extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
     this.sql = ctx.storage.sql
-    this.sql.exec(SCHEMA)
-    migrateJobs(this.sql)
+    ctx.storage.transactionSync(() => {
+      this.sql.exec(SCHEMA)
+      migrate(this.sql)
+    })
     this.open()
   }
 
@@ -131,9 +133,9 @@ export class SenderObject extends DurableObject<Env> {
 
   private claim(e: AcceptEvent, now: number, config: Config, echoHash?: string): Accepted {
     const key = eventKey(e)
-    if (!this.s.claims.take(key, e.timestamp, now)) return { key, kind: e.kind, decision: 'duplicate' }
+    if (this.s.claims.has(key)) return { key, kind: e.kind, decision: 'duplicate' }
     const { decision, job, dueAt } = decideEvent(this.s, { e, key, now, config, echoHash })
-    this.s.claims.record(key, decision)
+    this.s.claims.take(key, e.timestamp, now, decision)
     return { key, kind: e.kind, decision, ...(job ? { job } : {}), ...(dueAt ? { dueAt, typing: decision === 'new' } : {}) }
   }
 

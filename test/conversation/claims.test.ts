@@ -18,12 +18,13 @@ describe('claims', () => {
   it('records what was decided per claim', async () => {
     await withStores(({ sql }) => {
       const claims = new Claims(sql)
-      claims.take('a', T, T)
-      claims.take('b', T, T)
-      claims.take('c', T, T)
-      claims.record('a', 'new')
-      claims.record('b', 'new')
-      claims.record('c', 'rate_limited')
+      claims.take('a', T, T, 'new')
+      claims.take('b', T, T, 'new')
+      claims.take('c', T, T, 'rate_limited')
+      expect(claims.has('c')).toBe(true)
+      expect(claims.has('d')).toBe(false)
+      // A redelivery changes nothing that was recorded.
+      expect(claims.take('c', T, T + 5, 'new')).toBe(false)
       expect(claims.decisions()).toEqual({ new: 2, rate_limited: 1 })
     })
   })
