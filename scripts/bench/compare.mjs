@@ -50,20 +50,26 @@ export function groupCpuByCommand(pgid) {
 
 const diff = (a, b) => Object.fromEntries(Object.keys(b).map((k) => [k, b[k] - (a[k] ?? 0)]))
 
-/** One measured phase on one stack: n DMs at concurrency c, replies awaited, CPU of the group. */
-export async function phase(stack, { n, c, llmMs, label }) {
+/**
+ * One measured phase on one stack: n DMs at concurrency c, replies awaited, CPU of the group.
+ * DMs come from new senders, or with `senders` from those (their next DM: a warm object).
+ */
+export async function phase(stack, { n, c, llmMs, label, senders: from }) {
   stack.llm.configure({ latencyMs: llmMs })
   const pgid = stack.child.pid
   const cpuBefore = groupCpuByCommand(pgid)
   const fetchesBefore = stack.graph.calls.length + stack.llm.requests.length
-  const w = await webhookPhase(stack, n, c, label)
+  const before = repliesBySender(stack.graph)
+  const cursor = stack.graph.records.length
+  const w = await webhookPhase(stack, n, c, label, from)
   const senders = w.results.filter((r) => r.status === 200).map((r) => r.senderId)
-  await waitForReplies(stack, senders, llmMs + 30_000)
+  await waitForReplies(stack, senders, llmMs + 30_000, cursor)
   const cpu = diff(cpuBefore, groupCpuByCommand(pgid))
   const fetches = stack.graph.calls.length + stack.llm.requests.length - fetchesBefore
   const replies = repliesBySender(stack.graph)
-  const answered = senders.filter((s) => replies.get(s)?.length === 1).length
-  const duplicated = senders.filter((s) => (replies.get(s)?.length ?? 0) > 1).length
+  const fresh = (s) => (replies.get(s)?.length ?? 0) - (before.get(s)?.length ?? 0)
+  const answered = senders.filter((s) => fresh(s) === 1).length
+  const duplicated = senders.filter((s) => fresh(s) > 1).length
   const total = Object.values(cpu).reduce((a, b) => a + b, 0)
   return {
     n,
@@ -77,17 +83,15 @@ export async function phase(stack, { n, c, llmMs, label }) {
     cpuMsPerDm: answered ? (total * 1000) / answered : NaN,
     /** Outbound requests the stand-ins saw (LLM calls and Graph calls), per DM answered. */
     fetchesPerDm: answered ? fetches / answered : NaN,
+    senders,
   }
 }
 
 /**
- * Product variants measured beside the two sides at 5 concurrent, to show where the product's
- * extra CPU goes: the default settings with no log line written, and without mark_seen too.
+ * Product variants measured beside the two sides at 5 concurrent: a feature the yardstick does
+ * not have, switched off (mark_seen is one Send API call per reply).
  */
-export const VARIANTS = [
-  { name: 'product, LOG_LEVEL=error (no log line per DM)', vars: { LOG_LEVEL: 'error' } },
-  { name: 'product, LOG_LEVEL=error, MARK_SEEN=false', vars: { LOG_LEVEL: 'error', MARK_SEEN: 'false' } },
-]
+export const VARIANTS = [{ name: 'product, MARK_SEEN=false (no mark_seen call)', vars: { MARK_SEEN: 'false' } }]
 
 /**
  * Unit probes: the yardstick with k more units of one kind per DM (see yardstick/worker.js),
@@ -127,7 +131,7 @@ export async function runComparison(opts) {
     }
     // Alternate the two sides phase by phase (and repeat) so machine noise hits both alike;
     // per side and concurrency the round with the median CPU per DM is kept, all are reported.
-    const rounds = Object.fromEntries(Object.keys(sides).map((k) => [k, { 1: [], 5: [] }]))
+    const rounds = Object.fromEntries(Object.keys(sides).map((k) => [k, { 1: [], 5: [], again: [] }]))
     for (let r = 0; r < opts.rounds; r++) {
       for (const c of [1, 5]) {
         const base = r % 2 === 0 ? ['product', 'yardstick'] : ['yardstick', 'product']
@@ -140,21 +144,28 @@ export async function runComparison(opts) {
               `CPU ${p.cpuMsPerDm.toFixed(1)} ms/DM (${Object.entries(p.cpuByCommand).map(([k, v]) => `${k} ${((v * 1000) / Math.max(1, p.answered)).toFixed(1)}`).join(', ')}) | ` +
               `answered once ${p.answered}/${p.n}, duplicated ${p.duplicated}`
           )
+          if (c === 5 && base.includes(name)) {
+            // The same senders' next DM: what a conversation's later messages cost (warm objects).
+            const again = await phase(sides[name], { n: p.senders.length, c, llmMs: opts.llmMs, label: `${name}-r${r}-again`, senders: p.senders })
+            rounds[name].again.push(again)
+            log(`compare ${name} c=5 returning senders: CPU ${again.cpuMsPerDm.toFixed(1)} ms/DM, ack p50 ${again.ack.p50.toFixed(1)} ms, answered once ${again.answered}/${again.n}`)
+          }
         }
       }
     }
     const median = (list, key) => [...list].sort((a, b) => key(a) - key(b))[Math.floor((list.length - 1) / 2)]
     for (const name of Object.keys(sides)) {
-      for (const c of [1, 5]) {
+      for (const c of [1, 5, 'again']) {
         const list = rounds[name][c]
         if (!list.length) continue
         results[name] ??= {}
-        results[name][`c${c}`] = {
+        results[name][c === 'again' ? 'again' : `c${c}`] = {
           ...median(list, (p) => p.cpuMsPerDm),
           ackP50Median: median(list, (p) => p.ack.p50).ack.p50,
           ackP99Median: median(list, (p) => p.ack.p99).ack.p99,
           rounds: list.map((p) => ({ cpuMsPerDm: p.cpuMsPerDm, ackP50: p.ack.p50, ackP99: p.ack.p99, answered: p.answered, n: p.n })),
         }
+        delete results[name][c === 'again' ? 'again' : `c${c}`].senders
       }
     }
   } finally {
