@@ -36,17 +36,24 @@ export class Limits {
 
   /** Takes one token from the sender's bucket; false when the bucket is empty. */
   takeToken(config: Config, now: number): boolean {
-    const at = this.state.get('bucket_at')
-    const bucket = refill(
-      at === undefined ? null : { tokens: this.state.num('bucket_tokens', config.RATE_LIMIT_BURST), at: Number(at) },
-      now,
-      config.RATE_LIMIT_BURST,
-      config.RATE_LIMIT_PER_MINUTE
-    )
+    const bucket = refill(this.bucket(config), now, config.RATE_LIMIT_BURST, config.RATE_LIMIT_PER_MINUTE)
     const ok = bucket.tokens >= 1
-    this.state.set('bucket_tokens', ok ? bucket.tokens - 1 : bucket.tokens)
-    this.state.set('bucket_at', now)
+    // One key, so a DM writes one row for the bucket, not two; the two keys of objects made
+    // before go (a no-op once gone).
+    this.state.set('bucket', `${ok ? bucket.tokens - 1 : bucket.tokens}@${now}`)
+    this.state.delete('bucket_tokens', 'bucket_at')
     return ok
+  }
+
+  /** The stored bucket ("tokens@at"), or the two keys of objects made before; null when none. */
+  private bucket(config: Config): Bucket | null {
+    const v = this.state.get('bucket')
+    if (v !== undefined) {
+      const [tokens, at] = v.split('@').map(Number)
+      return { tokens: tokens!, at: at! }
+    }
+    const at = this.state.get('bucket_at')
+    return at === undefined ? null : { tokens: this.state.num('bucket_tokens', config.RATE_LIMIT_BURST), at: Number(at) }
   }
 
   /** One slow-down notice per cooldown: a flood never turns into a flood of replies. */

@@ -21,13 +21,12 @@ import { createLogger, hashId } from '../core/log'
 import { decideEvent } from './decide'
 import type { AcceptEvent, Accepted, AcceptInput, Finished, JobOutcome, LeasedJob, PartGate, Turn } from './decision'
 import { createPipelineDeps } from './deps'
-import { CLAIM_RETENTION_MS } from './claims'
 import { textHash, type Head } from './jobs'
 import { eventKey, seenKey } from './names'
 import { runJob } from './pipeline'
 import { MODEL_CALLED } from '../llm/reply'
 import type { ConversationState } from './state'
-import { openStores, type SenderStores } from './stores'
+import { expireStores, nextWork, openStores, type SenderStores } from './stores'
 import { migrate, SCHEMA } from './schema'
 import { KV_SWEEP_DELAY_MS } from './sweep'
 import { clampFutureTimestamps } from '../meta/webhook'
@@ -208,21 +207,12 @@ export class SenderObject extends DurableObject<Env> {
     return null
   }
 
-  /** The earliest moment this object has work: a job retry, memory expiry or claim pruning. */
+  /** Sets the alarm to the earliest moment this object has work (see nextWork). */
   private scheduleAlarm(now: number, config: Config): void {
-    const times: number[] = []
-    const job = this.s.jobs.nextRunAt((this.woken = this.s.jobs.heads()))
-    if (job !== null) times.push(job)
-    const lastTurn = this.s.memory.newest()
-    if (lastTurn) times.push(Math.min(Math.max(lastTurn, this.s.state.num('last_user_at')), now) + config.MEMORY_TTL_HOURS * HOUR)
-    const oldestClaim = this.s.claims.oldest()
-    if (oldestClaim) times.push(oldestClaim + CLAIM_RETENTION_MS)
-    const sweep = this.s.sweep.nextDue()
-    if (sweep !== null) times.push(sweep)
-    if (!times.length) return
-    const at = Math.max(Math.min(...times), now)
-    // Unchanged since this instance set it: setting it again would only cost a write.
-    if (at === this.alarmAt) return
+    const { at, heads } = nextWork(this.s, now, config.MEMORY_TTL_HOURS * HOUR)
+    this.woken = heads
+    // None, or unchanged since this instance set it (setting it again would only cost a write).
+    if (at === null || at === this.alarmAt) return
     void this.ctx.storage.setAlarm(at)
     this.alarmAt = at
   }
@@ -236,18 +226,8 @@ export class SenderObject extends DurableObject<Env> {
     // Jobs never attempted (queued behind a finished one) run at once; retries at their time.
     for (const id of this.s.jobs.pending()) await runJob(deps, this, id, { immediate: this.s.jobs.freshHeads().includes(id) })
     await this.s.sweep.run(Date.now())
-    this.expire(Date.now(), config)
+    expireStores(this.s, Date.now(), config.MEMORY_TTL_HOURS * HOUR)
     this.scheduleAlarm(Date.now(), config)
-  }
-
-  private expire(now: number, config: Config): void {
-    // Capped at now, so no stored time from the future keeps memory forever.
-    const lastActivity = Math.min(Math.max(this.s.state.num('last_user_at'), this.s.memory.newest() ?? 0), now)
-    if (now - lastActivity >= config.MEMORY_TTL_HOURS * HOUR) this.s.memory.clear()
-    this.s.claims.expire(now)
-    this.s.jobs.expire(now)
-    // Nothing left to do or remember: keep only an opt-out, which must outlive everything else.
-    if (this.s.claims.count() + this.s.memory.count() + this.s.jobs.count() === 0) this.s.state.clearAllButOptOut()
   }
 
   /**

@@ -11,6 +11,8 @@
 export type StateKey =
   | 'account_id'
   | 'user_id'
+  | 'bucket'
+  /** The bucket as objects made before kept it (limits.ts reads and removes them). */
   | 'bucket_tokens'
   | 'bucket_at'
   | 'notice_at'

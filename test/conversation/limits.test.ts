@@ -36,6 +36,39 @@ describe('limits on the sender object storage', () => {
     })
   })
 
+  it('keeps the bucket in one state row, written once per token taken', async () => {
+    const config = { ...testConfig(), RATE_LIMIT_BURST: 3, RATE_LIMIT_PER_MINUTE: 6 }
+    await withStores(({ sql, limits, state }) => {
+      limits.takeToken(config, 1_000)
+      expect(state.all()).toEqual({ bucket: '2@1000' })
+      const exec = sql.exec
+      let rows = 0
+      sql.exec = ((q: string, ...b: SqlStorageValue[]) => {
+        const c = exec.call(sql, q, ...b)
+        rows += c.rowsWritten
+        return c
+      }) as SqlStorage['exec']
+      try {
+        limits.takeToken(config, 2_000)
+      } finally {
+        sql.exec = exec
+      }
+      expect(rows).toBe(1)
+    })
+  })
+
+  it('continues a bucket an earlier version kept in two keys, and keeps it in one from then on', async () => {
+    const config = { ...testConfig(), RATE_LIMIT_BURST: 3, RATE_LIMIT_PER_MINUTE: 6 }
+    await withStores(({ limits, state }) => {
+      state.set('bucket_tokens', 0.5)
+      state.set('bucket_at', 1_000)
+      // Half a token, and 5 s at one token per 10 s: exactly one, taken.
+      expect(limits.takeToken(config, 6_000)).toBe(true)
+      expect(limits.takeToken(config, 6_000)).toBe(false)
+      expect(state.all()).toEqual({ bucket: '0@6000' })
+    })
+  })
+
   it('gives one slow-down notice per cooldown', async () => {
     const config = testConfig()
     await withStores(({ limits }) => {

@@ -352,7 +352,7 @@ describe('ordering and staleness', () => {
 
 /** What the object's state store answers from memory, beside what its table holds. */
 async function stateInMemoryAndTable(stub: DurableObjectStub<SenderObject>): Promise<{ memory: Record<string, string>; table: Record<string, string> }> {
-  const keys: StateKey[] = ['account_id', 'user_id', 'bucket_tokens', 'bucket_at', 'notice_at', 'paused_until', 'pause_reason', 'opted_out', 'last_user_at', 'budget_notice_day', 'llm_day', 'llm_calls']
+  const keys: StateKey[] = ['account_id', 'user_id', 'bucket', 'bucket_tokens', 'bucket_at', 'notice_at', 'paused_until', 'pause_reason', 'opted_out', 'last_user_at', 'budget_notice_day', 'llm_day', 'llm_calls']
   return runInDurableObject(stub, (o: SenderObject, state) => {
     const store = (o as unknown as { s: { state: StateStore } }).s.state
     const memory = Object.fromEntries(keys.flatMap((k) => (store.get(k) === undefined ? [] : [[k, store.get(k)!]])))

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { StateStore, type StateKey } from '../../src/conversation/state'
 import { withStores } from './stores'
 
-const KEYS: StateKey[] = ['account_id', 'user_id', 'bucket_tokens', 'bucket_at', 'notice_at', 'paused_until', 'pause_reason', 'opted_out', 'last_user_at', 'budget_notice_day', 'llm_day', 'llm_calls']
+const KEYS: StateKey[] = ['account_id', 'user_id', 'bucket', 'bucket_tokens', 'bucket_at', 'notice_at', 'paused_until', 'pause_reason', 'opted_out', 'last_user_at', 'budget_notice_day', 'llm_day', 'llm_calls']
 const answers = (s: StateStore) => Object.fromEntries(KEYS.map((k) => [k, s.get(k)]))
 
 /** Counts the rows the statements on `sql` write while `fn` runs. */
