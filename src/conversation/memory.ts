@@ -54,10 +54,23 @@ export class Memory {
     if (config.MEMORY_TURNS === 0 || config.MEMORY_MAX_CHARS === 0) return
     const stored = rememberable(text).slice(0, config.MEMORY_MAX_CHARS)
     this.sql.exec('INSERT INTO turns (mid, role, text, ts) VALUES (?, ?, ?, ?)', mid, role, stored, ts)
+    const size = this.size ? { turns: this.size.turns + 1, chars: this.size.chars + stored.length } : this.load()
     if (this.newestTs !== undefined) this.newestTs = Math.max(this.newestTs ?? ts, ts)
-    const size = this.size && { turns: this.size.turns + 1, chars: this.size.chars + stored.length }
-    if (size && size.turns <= config.MEMORY_TURNS && size.chars <= config.MEMORY_MAX_CHARS) this.size = size
+    if (size.turns <= config.MEMORY_TURNS && size.chars <= config.MEMORY_MAX_CHARS) this.size = size
     else this.trim(config)
+  }
+
+  /**
+   * Reads the table's size and newest turn in one statement. Characters are counted as UTF-8
+   * bytes, never fewer than the UTF-16 units trim() counts, so memory that looks within its
+   * limits is.
+   */
+  private load(): { turns: number; chars: number } {
+    const r = this.sql
+      .exec<{ n: number; bytes: number; t: number | null }>('SELECT COUNT(*) AS n, COALESCE(SUM(LENGTH(CAST(text AS BLOB))), 0) AS bytes, MAX(ts) AS t FROM turns')
+      .one()
+    this.newestTs = r.t
+    return (this.size = { turns: r.n, chars: r.bytes })
   }
 
   private trim(config: Config): void {
@@ -107,8 +120,8 @@ export class Memory {
 
   /** Time of the newest turn, or null when nothing is remembered. */
   newest(): number | null {
-    if (this.newestTs === undefined) this.newestTs = this.sql.exec<{ t: number | null }>('SELECT MAX(ts) AS t FROM turns').toArray()[0]?.t ?? null
-    return this.newestTs
+    if (this.newestTs === undefined) this.load()
+    return this.newestTs ?? null
   }
 
   count(): number {

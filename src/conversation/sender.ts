@@ -118,12 +118,12 @@ export class SenderObject extends DurableObject<Env> {
   }
 
   /**
-   * Runs `fn` in one SQL transaction. If it throws, SQLite rolls back but the stores' copies in
-   * memory would keep what the transaction wrote: they are replaced by fresh ones.
+   * Runs `fn` in one SQL transaction, its state writes in one statement. If it throws, SQLite
+   * rolls back but the stores' copies in memory would keep what it wrote: fresh stores replace them.
    */
   private atomically(fn: () => void): void {
     try {
-      this.ctx.storage.transactionSync(fn)
+      this.ctx.storage.transactionSync(() => this.s.state.batch(fn))
     } catch (err) {
       this.open()
       throw err
@@ -153,7 +153,7 @@ export class SenderObject extends DurableObject<Env> {
   async saveReply(jobId: string, leaseId: string, parts: string[], outcome: string, now = Date.now()): Promise<boolean> {
     const firstHash = parts.length ? await textHash(parts[0]!) : ''
     const saved = this.s.jobs.saveReply(jobId, leaseId, parts, outcome, firstHash, now)
-    if (saved && MODEL_CALLED.has(outcome)) this.s.limits.chargeLlm(new Date(now).toISOString().slice(0, 10))
+    if (saved && MODEL_CALLED.has(outcome)) this.s.state.batch(() => this.s.limits.chargeLlm(new Date(now).toISOString().slice(0, 10)))
     return saved
   }
 

@@ -34,6 +34,8 @@ export interface ConversationState {
 export class StateStore {
   /** The table as this store last read or wrote it; null until first needed. */
   private rows: Map<string, string> | null = null
+  /** Inside batch(): the values set, written together when it ends. */
+  private pending: Map<string, string> | null = null
 
   constructor(private readonly sql: SqlStorage) {}
 
@@ -49,8 +51,32 @@ export class StateStore {
     const rows = this.cached()
     const s = String(v)
     if (rows.get(k) === s) return
-    this.sql.exec('INSERT INTO state (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v', k, s)
+    if (this.pending) this.pending.set(k, s)
+    else this.sql.exec('INSERT INTO state (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v', k, s)
     rows.set(k, s)
+  }
+
+  /**
+   * Runs `fn` with the values it sets written in one statement when it ends (a DM sets several).
+   * If `fn` or the write throws, nothing it set is written and the copy in memory is dropped (read
+   * again when next needed); the caller's transaction rolls back whatever else it wrote.
+   */
+  batch<T>(fn: () => T): T {
+    if (this.pending) return fn()
+    this.pending = new Map()
+    try {
+      const out = fn()
+      const entries = [...this.pending]
+      if (entries.length) {
+        this.sql.exec(`INSERT INTO state (k, v) VALUES ${entries.map(() => '(?, ?)').join(', ')} ON CONFLICT (k) DO UPDATE SET v = excluded.v`, ...entries.flat())
+      }
+      return out
+    } catch (err) {
+      this.rows = null
+      throw err
+    } finally {
+      this.pending = null
+    }
   }
 
   num(k: StateKey, def = 0): number {
@@ -62,6 +88,7 @@ export class StateStore {
     const rows = this.cached()
     for (const k of keys) {
       if (!rows.has(k)) continue
+      this.pending?.delete(k)
       this.sql.exec('DELETE FROM state WHERE k = ?', k)
       rows.delete(k)
     }
@@ -79,6 +106,7 @@ export class StateStore {
   /** Drops everything but the opt-out, which must outlive all other state. */
   clearAllButOptOut(): void {
     this.sql.exec("DELETE FROM state WHERE k != 'opted_out'")
+    for (const k of this.pending?.keys() ?? []) if (k !== 'opted_out') this.pending!.delete(k)
     const optOut = this.rows?.get('opted_out')
     this.rows = this.rows && new Map(optOut === undefined ? [] : [['opted_out', optOut]])
   }

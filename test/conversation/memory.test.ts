@@ -70,6 +70,21 @@ describe('conversation memory', () => {
     })
   })
 
+  it('reads size and newest turn in one statement when it knows nothing, counting characters generously', async () => {
+    // Two turns of four emoji: 8 UTF-16 units each, 16 UTF-8 bytes each.
+    const config = { ...testConfig(), MEMORY_TURNS: 10, MEMORY_MAX_CHARS: 20 }
+    await withStores(({ sql, memory }) => {
+      memory.remember('user', '😀😀😀😀', 1, 'm1', config)
+      const fresh = new Memory(sql)
+      const made = statements(sql, () => fresh.remember('user', '😀😀😀😀', 2, 'm2', config))
+      expect(made).toHaveLength(4)
+      // Counted as 32 bytes, over 20: trimmed, and trim counts exactly (16 units, both kept).
+      expect(fresh.all()).toHaveLength(2)
+      expect(statements(sql, () => fresh.newest())).toEqual([])
+      expect(fresh.newest()).toBe(2)
+    })
+  })
+
   it('keeps only the last MEMORY_TURNS turns, oldest first', async () => {
     const config = { ...testConfig(), MEMORY_TURNS: 3 }
     await withStores(({ memory }) => {

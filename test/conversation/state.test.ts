@@ -63,4 +63,46 @@ describe('sender state store', () => {
       expect(new StateStore(sql).get('llm_day')).toBe('2026-11-29')
     })
   })
+
+  it('writes the values a batch sets in one statement, deletes included, and reads them back alike', async () => {
+    await withStores(({ sql, state }) => {
+      state.set('paused_until', 9)
+      const exec = sql.exec
+      const queries: string[] = []
+      sql.exec = ((q: string, ...b: SqlStorageValue[]) => (queries.push(q), exec.call(sql, q, ...b))) as SqlStorage['exec']
+      try {
+        state.batch(() => {
+          state.set('account_id', 'a')
+          state.set('user_id', 'u')
+          state.set('last_user_at', 5)
+          // Set in the batch and deleted in it, and set before and deleted in it: neither stays.
+          state.set('notice_at', 1)
+          state.delete('notice_at')
+          state.set('paused_until', 10)
+          state.delete('paused_until')
+          expect(state.get('user_id')).toBe('u')
+        })
+      } finally {
+        sql.exec = exec
+      }
+      expect(queries.filter((q) => q.startsWith('INSERT'))).toHaveLength(1)
+      expect(state.all()).toEqual({ account_id: 'a', user_id: 'u', last_user_at: '5' })
+      expect(answers(new StateStore(sql))).toEqual(answers(state))
+    })
+  })
+
+  it('writes nothing a throwing batch set, and answers what the table holds afterwards', async () => {
+    await withStores(({ sql, state }) => {
+      state.set('last_user_at', 1)
+      expect(() =>
+        state.batch(() => {
+          state.set('last_user_at', 2)
+          state.set('opted_out', 1)
+          throw new Error('boom')
+        })
+      ).toThrow('boom')
+      expect(state.all()).toEqual({ last_user_at: '1' })
+      expect(answers(state)).toEqual(answers(new StateStore(sql)))
+    })
+  })
 })
