@@ -161,8 +161,10 @@ async function waitForHealth(url, child, timeoutMs, output) {
  *  which override everything else,
  *  useDevVars (true: honour .dev.vars for real LLM/Graph; false: ignore it completely, for tests),
  *  graph {latencyMs, failRate}, llm {latencyMs}, stdio ('inherit' | 'pipe'), readyTimeoutMs,
- *  config (another wrangler config file), script (another entry point for wrangler.toml).
- * Returns { workerUrl, graph, llm, secrets, mode, child, output(), stop() }.
+ *  config (another wrangler config file), script (another entry point for wrangler.toml),
+ *  args (more `wrangler dev` arguments, e.g. `--minify=false` for a readable profile),
+ *  traceCollector (false: without wrangler's local trace collector, see below).
+ * Returns { workerUrl, inspectorPort, graph, llm, secrets, mode, child, output(), stop() }.
  */
 export async function startStack(opts = {}) {
   const major = Number(process.versions.node.split('.')[0])
@@ -234,6 +236,7 @@ export async function startStack(opts = {}) {
     // The bench runs other Workers (its yardstick, an instrumented entry) the same way.
     if (opts.config) args.push('--config', opts.config)
     if (opts.script) args.splice(2, 0, opts.script)
+    if (opts.args) args.push(...opts.args)
     const env = { ...process.env }
     for (const k of NAMES_FROM_PROCESS_ENV) delete env[k]
     // Every secret goes in through the private env file, never as an argument (a command line
@@ -243,6 +246,11 @@ export async function startStack(opts = {}) {
     started.push(async () => envFile.remove())
     args.push('--env-file', envFile.file)
     for (const [k, v] of Object.entries(split.cliVars)) args.push('--var', `${k}:${v}`)
+    // wrangler dev attaches a local trace collector to the Worker (for its local explorer): every
+    // span (each fetch, object call and SQL statement) is written to the collector's own SQLite
+    // object inside the same workerd. Tests and the bench turn it off: its CPU grows with every
+    // unit the Worker uses, and on Cloudflare tracing is not the Worker's CPU.
+    if (opts.traceCollector === false) env.X_LOCAL_OBSERVABILITY = 'false'
     Object.assign(env, {
       WRANGLER_SEND_METRICS: 'false',
       CLOUDFLARE_CF_FETCH_ENABLED: 'false',
@@ -270,6 +278,7 @@ export async function startStack(opts = {}) {
     return {
       workerUrl,
       webhookUrl: `${workerUrl}/webhook`,
+      inspectorPort,
       graph,
       llm,
       secrets,

@@ -31,10 +31,11 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 
 /**
  * Starts a stack; `vars` are extra Worker settings (--var); `config`/`script` run another Worker
- * (bench). Burst coalescing is off unless `defaults` is set: most tests send several DMs quickly
+ * (bench); `args` are more `wrangler dev` arguments (profile). wrangler's local trace collector is
+ * off unless `traceCollector` (see startStack): the tests do not read it and the bench must not pay for it. Burst coalescing is off unless `defaults` is set: most tests send several DMs quickly
  * and expect one reply to each.
  */
-export async function startE2E({ vars = {}, graph = {}, llm = {}, config, script, defaults = false } = {}) {
+export async function startE2E({ vars = {}, graph = {}, llm = {}, config, script, args, traceCollector = false, defaults = false } = {}) {
   const persistTo = mkdtempSync(join(tmpdir(), 'igbot-e2e-'))
   const stack = await startStack({
     port: 0,
@@ -46,6 +47,8 @@ export async function startE2E({ vars = {}, graph = {}, llm = {}, config, script
     readyTimeoutMs: 90000,
     ...(config ? { config } : {}),
     ...(script ? { script } : {}),
+    ...(args ? { args } : {}),
+    traceCollector,
   })
   live.add(stack.child)
   return {
