@@ -192,7 +192,7 @@ function v8Report(profile, moduleOf, dms) {
     add(byModule, where, ms)
     add(byFunction, `${name}  ${where}:${cf.lineNumber + 1}`, ms)
   })
-  return [`V8 samples, not idle: ${total.toFixed(0)} ms, ${(total / dms).toFixed(2)} ms/DM`, table('self by module', byModule, total, dms), table('self by function', byFunction, total, dms)].join('\n')
+  return [`V8 samples, not idle: ${total.toFixed(0)} ms, ${(total / dms).toFixed(2)} ms/DM (wall time while the isolate is entered: blocking calls and other isolates' work land on whatever frame was current; trust JS leaf functions only)`, table('self by module', byModule, total, dms), table('self by function', byFunction, total, dms)].join('\n')
 }
 
 if (usePerf) process.env.MINIFLARE_WORKERD_V8_FLAGS = '--perf-basic-prof --interpreted-frames-native-stack'
