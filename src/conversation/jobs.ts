@@ -37,13 +37,13 @@ export { answeredMids, LEASE_MS, MAX_ATTEMPTS, retryDelayMs, textHash, WINDOW_MS
 export class Jobs {
   /**
    * @param wake called whenever the queue changed in a way the alarm must hear about (the
-   *   sender object reschedules it)
+   *   sender object reschedules it), with the queue heads when they were just read
    */
   constructor(
     private readonly sql: SqlStorage,
     private readonly state: StateStore,
     private readonly memory: Memory,
-    private readonly wake: (now: number) => void
+    private readonly wake: (now: number, heads?: Head[]) => void
   ) {}
 
   /** `dueAt` > 0 makes a burst that may not be leased before then (burst.ts). */
@@ -284,6 +284,12 @@ export class Jobs {
    * waitUntil usually takes them next; the alarm is the safety net.
    */
   private unblock(now: number): void {
+    // Usually nothing else is open: then there is nothing to unblock, and the alarm is told so.
+    const heads = this.heads()
+    if (!heads.length) {
+      this.wake(now, heads)
+      return
+    }
     this.sql.exec(`UPDATE jobs SET next_at = MIN(next_at, ?) WHERE ${OPEN} AND lease_until <= ?`, now + UNBLOCK_GRACE_MS, now)
     this.wake(now)
   }

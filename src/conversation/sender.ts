@@ -55,7 +55,7 @@ export class SenderObject extends DurableObject<Env> {
 
   /** Fresh stores over the tables as they are now (see stores.ts). */
   private open(): void {
-    this.s = openStores(this.sql, this.env.DEDUP, (now) => this.scheduleAlarm(now, this.config()))
+    this.s = openStores(this.sql, this.env.DEDUP, (now, heads) => this.scheduleAlarm(now, this.config(), heads))
     this.alarmAt = null
   }
 
@@ -208,8 +208,8 @@ export class SenderObject extends DurableObject<Env> {
   }
 
   /** Sets the alarm to the earliest moment this object has work (see nextWork). */
-  private scheduleAlarm(now: number, config: Config): void {
-    const { at, heads } = nextWork(this.s, now, config.MEMORY_TTL_HOURS * HOUR)
+  private scheduleAlarm(now: number, config: Config, known?: Head[]): void {
+    const { at, heads } = nextWork(this.s, now, config.MEMORY_TTL_HOURS * HOUR, known)
     this.woken = heads
     // None, or unchanged since this instance set it (setting it again would only cost a write).
     if (at === null || at === this.alarmAt) return

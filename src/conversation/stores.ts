@@ -20,7 +20,7 @@ export interface SenderStores extends ConversationStores {
 }
 
 /** @param wake called when the job queue changed in a way the alarm must hear about */
-export function openStores(sql: SqlStorage, kv: KVNamespace, wake: (now: number) => void): SenderStores {
+export function openStores(sql: SqlStorage, kv: KVNamespace, wake: (now: number, heads?: Head[]) => void): SenderStores {
   const state = new StateStore(sql)
   const memory = new Memory(sql)
   return {
@@ -36,10 +36,9 @@ export function openStores(sql: SqlStorage, kv: KVNamespace, wake: (now: number)
 
 /**
  * The earliest moment the object has work (a job retry, memory expiry, claim pruning, a KV
- * sweep), never before `now`; null when it has none. With the queue heads it read for it.
+ * sweep), never before `now`; null when it has none. With the queue heads (read unless given).
  */
-export function nextWork(s: SenderStores, now: number, memoryTtlMs: number): { at: number | null; heads: Head[] } {
-  const heads = s.jobs.heads()
+export function nextWork(s: SenderStores, now: number, memoryTtlMs: number, heads = s.jobs.heads()): { at: number | null; heads: Head[] } {
   const times: number[] = []
   const job = s.jobs.nextRunAt(heads)
   if (job !== null) times.push(job)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { LEASE_MS, MAX_ATTEMPTS, retryDelayMs, textHash, WINDOW_MS } from '../../src/conversation/jobs'
+import { Jobs, LEASE_MS, MAX_ATTEMPTS, retryDelayMs, textHash, WINDOW_MS, type Head } from '../../src/conversation/jobs'
 import { ECHO_GRACE_MS } from '../../src/conversation/pipeline'
 import { withStores } from './stores'
 
@@ -41,6 +41,35 @@ describe('reply jobs', () => {
       expect(jobs.saveReply('m1', first.leaseId, ['first'], 'fixed', 'h', T)).toBe(true)
       expect(jobs.partSent('m1', 0, 'out1', T + 1)).toEqual({ text: 'first', ts: T + 1 })
       expect(jobs.lease('m2', T + 2, true)?.id).toBe('m2')
+    })
+  })
+
+  it('finishes the last open job without an unblock write, handing the alarm the empty queue it read', async () => {
+    await withStores(({ sql, state, memory }) => {
+      const woken: (Head[] | undefined)[] = []
+      const jobs = new Jobs(sql, state, memory, (_now, heads) => woken.push(heads))
+      const exec = sql.exec
+      const seen: string[] = []
+      sql.exec = ((q: string, ...b: SqlStorageValue[]) => (seen.push(q), exec.call(sql, q, ...b))) as SqlStorage['exec']
+      try {
+        jobs.create('m1', T, fixed('first'), T)
+        jobs.create('m2', T + 5, fixed('second'), T)
+        const first = jobs.lease('m1', T, true)!
+        jobs.saveReply('m1', first.leaseId, ['first'], 'fixed', 'h', T)
+        seen.length = 0
+        jobs.partSent('m1', 0, 'out1', T + 1)
+        // m2 waited behind m1: it is made due now, and the alarm reads the queue itself.
+        expect(seen.filter((q) => q.startsWith('UPDATE jobs SET next_at = MIN'))).toHaveLength(1)
+        expect(woken.at(-1)).toBeUndefined()
+        const second = jobs.lease('m2', T + 2, true)!
+        jobs.saveReply('m2', second.leaseId, ['second'], 'fixed', 'h2', T + 2)
+        seen.length = 0
+        jobs.partSent('m2', 0, 'out2', T + 3)
+        expect(seen.filter((q) => q.startsWith('UPDATE jobs SET next_at = MIN'))).toEqual([])
+        expect(woken.at(-1)).toEqual([])
+      } finally {
+        sql.exec = exec
+      }
     })
   })
 
