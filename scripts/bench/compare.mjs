@@ -88,10 +88,15 @@ export async function phase(stack, { n, c, llmMs, label, senders: from }) {
 }
 
 /**
- * Product variants measured beside the two sides at 5 concurrent: a feature the yardstick does
- * not have, switched off (mark_seen is one Send API call per reply).
+ * Variants measured beside the two sides at 5 concurrent: a product feature the yardstick does not
+ * have, switched off (mark_seen is one Send API call per reply), and both sides with wrangler's
+ * local trace collector on (wrangler dev's default; the comparison runs without it, see startStack).
  */
-export const VARIANTS = [{ name: 'product, MARK_SEEN=false (no mark_seen call)', vars: { MARK_SEEN: 'false' } }]
+export const VARIANTS = [
+  { name: 'product, MARK_SEEN=false (no mark_seen call)', vars: { MARK_SEEN: 'false' } },
+  { name: 'product, wrangler trace collector on', vars: {}, traceCollector: true },
+  { name: 'yardstick, wrangler trace collector on', yardstick: true, traceCollector: true },
+]
 
 /**
  * Unit probes: the yardstick with k more units of one kind per DM (see yardstick/worker.js),
@@ -117,7 +122,13 @@ export async function runComparison(opts) {
     yardstick: await startE2E({ ...common, config: join(ROOT, 'scripts', 'bench', 'yardstick', 'wrangler.toml') }),
   }
   const variants = opts.variants ?? []
-  for (const v of variants) sides[v.name] = await startE2E({ ...common, vars: { LLM_DAILY_BUDGET: '10000000', ...v.vars } })
+  for (const v of variants) {
+    sides[v.name] = await startE2E({
+      ...common,
+      ...(v.yardstick ? { config: join(ROOT, 'scripts', 'bench', 'yardstick', 'wrangler.toml') } : { vars: { LLM_DAILY_BUDGET: '10000000', ...v.vars } }),
+      ...(v.traceCollector ? { traceCollector: true } : {}),
+    })
+  }
   const probes = opts.probes ?? []
   const probeName = (p) => `probe ${p.unit}`
   for (const p of probes) sides[probeName(p)] = await startE2E({ ...common, config: join(ROOT, 'scripts', 'bench', 'yardstick', 'wrangler.toml'), vars: p.vars })

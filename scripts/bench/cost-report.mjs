@@ -103,6 +103,18 @@ function renderGap(c, u) {
   ]
 }
 
+/** Product / yardstick with wrangler's trace collector on, when both variants ran. */
+function traceCollectorLine(variants) {
+  const on = (side) => variants.find((v) => v.name.startsWith(side) && v.name.includes('trace collector on'))?.c5
+  const p = on('product')
+  const y = on('yardstick')
+  if (!p || !y) return []
+  return [
+    `With the trace collector on, product / yardstick at 5 concurrent: CPU ${fmt(ratio(p.cpuMsPerDm, y.cpuMsPerDm))}× (${fmt(p.cpuMsPerDm, 1)} / ${fmt(y.cpuMsPerDm, 1)} ms), ack p50 ${fmt(ratio(p.ackP50Median, y.ackP50Median))}×.`,
+    '',
+  ]
+}
+
 export function renderCost(r) {
   const lines = []
   const c = r.compare
@@ -158,8 +170,8 @@ export function renderCost(r) {
       ...renderGap(c, u),
       ...(c.variants?.length
         ? [
-            'The same product with settings that switch one cost off, measured in the',
-            'same rounds at 5 concurrent (each a separate `wrangler dev`):',
+            'Variants, measured in the same rounds at 5 concurrent (each a separate `wrangler dev`): a product feature the',
+            'yardstick lacks switched off, and both sides with wrangler\'s local trace collector on (wrangler dev\'s default).',
             '',
             table(
               ['At 5 concurrent', 'CPU ms per DM', 'of which wrangler (node)', 'of which workerd', 'ack p50 ms', 'CPU / yardstick'],
@@ -170,6 +182,7 @@ export function renderCost(r) {
               ].map(([name, x]) => [name, fmt(x.cpuMsPerDm, 1), fmt(((x.cpuByCommand.node ?? 0) * 1000) / x.answered, 1), fmt(((x.cpuByCommand.workerd ?? 0) * 1000) / x.answered, 1), fmt(x.ackP50Median, 1), `${fmt(ratio(x.cpuMsPerDm, y.c5.cpuMsPerDm))}×`])
             ),
             '',
+            ...traceCollectorLine(c.variants),
           ]
         : []),
       table(
