@@ -104,10 +104,11 @@ export const VARIANTS = [
  * unit on this machine, so the product's extra CPU can be split by what it spends.
  */
 export const PROBES = [
-  { unit: 'doRequest', label: 'Durable Object request', k: 4, vars: { PROBE_DO: '4' } },
-  { unit: 'fetch', label: 'outbound fetch (Graph call)', k: 4, vars: { PROBE_FETCH: '4' } },
-  { unit: 'sqlStatement', label: 'SQL statement (point read)', k: 40, vars: { PROBE_SQL: '40' } },
-  { unit: 'logLine', label: 'log line (≈ 100 B of JSON)', k: 2, vars: { PROBE_LOG: '2' } },
+  // k large enough that k units stand out of the noise of one phase (about ±1 ms per DM here).
+  { unit: 'doRequest', label: 'Durable Object request', k: 12, vars: { PROBE_DO: '12' } },
+  { unit: 'fetch', label: 'outbound fetch (Graph call)', k: 8, vars: { PROBE_FETCH: '8' } },
+  { unit: 'sqlStatement', label: 'SQL statement (point read)', k: 200, vars: { PROBE_SQL: '200' } },
+  { unit: 'logLine', label: 'log line (≈ 100 B of JSON)', k: 4, vars: { PROBE_LOG: '4' } },
 ]
 
 /**

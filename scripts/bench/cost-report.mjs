@@ -80,8 +80,10 @@ function renderGap(c, u) {
     logLine: u.logLines,
   }
   const gap = p.cpuMsPerDm - y.cpuMsPerDm
-  const rows = c.unitPrices.map((x) => [x.label, fmt(x.msPerUnit, 3), x.perRound.map((v) => fmt(v, 3)).join(' · '), fmt(extra[x.unit], 2), fmt(extra[x.unit] * x.msPerUnit, 2)])
-  const explained = c.unitPrices.reduce((a, x) => a + extra[x.unit] * x.msPerUnit, 0)
+  // A price at or below zero means k units did not rise above the run's noise: shown as such.
+  const priced = (v) => (v > 0 ? fmt(v, 3) : 'below noise')
+  const rows = c.unitPrices.map((x) => [x.label, priced(x.msPerUnit), x.perRound.map((v) => fmt(v, 3)).join(' · '), fmt(extra[x.unit], 2), fmt(extra[x.unit] * Math.max(0, x.msPerUnit), 2)])
+  const explained = c.unitPrices.reduce((a, x) => a + extra[x.unit] * Math.max(0, x.msPerUnit), 0)
   return [
     'What one unit costs here, and where the product\'s extra CPU goes. Each probe is the yardstick with k more units',
     'of one kind per DM (`PROBE_*` in `scripts/bench/yardstick/worker.js`), run at 5 concurrent in the same rounds;',

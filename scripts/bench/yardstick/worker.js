@@ -35,7 +35,7 @@ export class YardstickSender extends DurableObject {
 
 function probe(env, name) {
   const k = Number(env[name] ?? 0)
-  return Number.isInteger(k) && k > 0 ? Math.min(k, 200) : 0
+  return Number.isInteger(k) && k > 0 ? Math.min(k, 500) : 0
 }
 
 const keys = new Map()
@@ -59,10 +59,13 @@ async function reply(env, stub, senderId, mid, text) {
   const graphUrl = `${env.GRAPH_API_BASE}/${env.GRAPH_API_VERSION}/${env.IG_ACCOUNT_ID}/messages`
   const graphHeaders = { authorization: `Bearer ${env.IG_ACCESS_TOKEN}`, 'content-type': 'application/json' }
   // Probes: k typing indicators (outbound fetches), k object requests.
-  for (let i = probe(env, 'PROBE_FETCH'); i > 0; i--) {
-    const r = await fetch(graphUrl, { method: 'POST', headers: graphHeaders, body: JSON.stringify({ recipient: { id: senderId }, sender_action: 'typing_on' }) })
-    await r.arrayBuffer()
-  }
+  // (The typing indicators go out together, so k of them do not delay the reply k times.)
+  await Promise.all(
+    Array.from({ length: probe(env, 'PROBE_FETCH') }, async () => {
+      const r = await fetch(graphUrl, { method: 'POST', headers: graphHeaders, body: JSON.stringify({ recipient: { id: senderId }, sender_action: 'typing_on' }) })
+      await r.arrayBuffer()
+    })
+  )
   for (let i = probe(env, 'PROBE_DO'); i > 0; i--) await stub.probe(mid)
   const llm = await fetch(`${env.OPENAI_BASE_URL}/chat/completions`, {
     method: 'POST',
