@@ -95,7 +95,7 @@ function renderGap(c, u) {
       ['Unit', 'CPU ms per unit', 'per round', 'product\'s extra units per DM', 'CPU ms per DM'],
       [
         ...rows.map((r) => r.map(String)),
-        ['rest: the product\'s own JavaScript', '', '', '', fmt(gap - explained, 2)],
+        ['rest: the product\'s own JavaScript and the runtime work it causes beyond these units (SQLite writes and commits, the two alarms, larger payloads; `npm run profile:workerd` splits it)', '', '', '', fmt(gap - explained, 2)],
         ['**product − yardstick**', '', '', '', `**${fmt(gap, 2)}**`],
       ]
     ),
