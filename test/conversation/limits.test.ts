@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { noticeCooldownMs, refill } from '../../src/conversation/limits'
 import { testConfig } from '../helpers/deliver'
-import { withStores } from './stores'
+import { rowsWritten, withStores } from './stores'
 
 describe('token bucket arithmetic', () => {
   it('starts a sender never seen before with a full bucket', () => {
@@ -41,19 +41,7 @@ describe('limits on the sender object storage', () => {
     await withStores(({ sql, limits, state }) => {
       limits.takeToken(config, 1_000)
       expect(state.all()).toEqual({ bucket: '2@1000' })
-      const exec = sql.exec
-      let rows = 0
-      sql.exec = ((q: string, ...b: SqlStorageValue[]) => {
-        const c = exec.call(sql, q, ...b)
-        rows += c.rowsWritten
-        return c
-      }) as SqlStorage['exec']
-      try {
-        limits.takeToken(config, 2_000)
-      } finally {
-        sql.exec = exec
-      }
-      expect(rows).toBe(1)
+      expect(rowsWritten(sql, () => limits.takeToken(config, 2_000))).toBe(1)
     })
   })
 

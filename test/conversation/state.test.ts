@@ -1,26 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { StateStore, type StateKey } from '../../src/conversation/state'
-import { withStores } from './stores'
+import { rowsWritten, withStores } from './stores'
 
 const KEYS: StateKey[] = ['account_id', 'user_id', 'bucket', 'bucket_tokens', 'bucket_at', 'notice_at', 'paused_until', 'pause_reason', 'opted_out', 'last_user_at', 'budget_notice_day', 'llm_day', 'llm_calls']
 const answers = (s: StateStore) => Object.fromEntries(KEYS.map((k) => [k, s.get(k)]))
-
-/** Counts the rows the statements on `sql` write while `fn` runs. */
-function rowsWritten(sql: SqlStorage, fn: () => void): number {
-  const exec = sql.exec
-  let rows = 0
-  sql.exec = ((q: string, ...b: SqlStorageValue[]) => {
-    const c = exec.call(sql, q, ...b)
-    rows += c.rowsWritten
-    return c
-  }) as SqlStorage['exec']
-  try {
-    fn()
-  } finally {
-    sql.exec = exec
-  }
-  return rows
-}
 
 describe('sender state store', () => {
   it('answers from memory exactly what its table holds: a second store over the same table agrees after sets, deletes and a clear', async () => {

@@ -27,3 +27,20 @@ export async function withStores<T>(fn: (s: TestStores) => T | Promise<T>): Prom
     return fn({ sql, state: st, memory, limits: new Limits(st), jobs, bursts: new Bursts(sql), wakes })
   })
 }
+
+/** Counts the rows the statements on `sql` write while `fn` runs. */
+export function rowsWritten(sql: SqlStorage, fn: () => void): number {
+  const exec = sql.exec
+  let rows = 0
+  sql.exec = ((q: string, ...b: SqlStorageValue[]) => {
+    const c = exec.call(sql, q, ...b)
+    rows += c.rowsWritten
+    return c
+  }) as SqlStorage['exec']
+  try {
+    fn()
+  } finally {
+    sql.exec = exec
+  }
+  return rows
+}
