@@ -424,3 +424,54 @@ describe('state kept in memory by the sender object', () => {
     expect(await restarted.conversationState()).toEqual(oldAnswer)
   })
 })
+
+describe('objects made by earlier versions', () => {
+  it('keeps a reply part in flight through the rebuild of its tables: not sent again, settled by its echo', async () => {
+    const sender = newSender()
+    const mid = newMid()
+    const now = Date.now()
+    const stub = senderStub(sender)
+    await stub.accept({ accountId: DEFAULT_ACCOUNT_ID, userId: sender, now, events: [{ kind: 'text', source: 'messaging', accountId: DEFAULT_ACCOUNT_ID, senderId: sender, recipientId: DEFAULT_ACCOUNT_ID, timestamp: now, mid, text: 'hi there' }] })
+    const lease = await stub.lease(mid, { now, force: true })
+    expect(await stub.saveReply(mid, lease!.leaseId, ['First part.', 'Second part.'], 'answered', now)).toBe(true)
+    expect(await stub.partSent(mid, 0, 'out-0', now)).toBeNull()
+    expect(await stub.beginPart(mid, lease!.leaseId, 1, 'Second part.', now)).toBe('go')
+    // The second part went to Meta and the runner died before hearing back. The tables go back to
+    // the shape earlier versions made (turns with AUTOINCREMENT, parts a rowid table), and the
+    // next instance rebuilds them (schema.ts).
+    const restarted = await editStorage(stub, (sql) => {
+      sql.exec('ALTER TABLE turns RENAME TO turns_new')
+      sql.exec('CREATE TABLE turns (seq INTEGER PRIMARY KEY AUTOINCREMENT, mid TEXT, role TEXT NOT NULL, text TEXT NOT NULL, ts INTEGER NOT NULL)')
+      sql.exec('INSERT INTO turns SELECT * FROM turns_new')
+      sql.exec('DROP TABLE turns_new')
+      sql.exec('ALTER TABLE parts RENAME TO parts_new')
+      sql.exec('CREATE TABLE parts (job TEXT NOT NULL, idx INTEGER NOT NULL, state TEXT NOT NULL, hash TEXT NOT NULL, out_mid TEXT, at INTEGER NOT NULL, PRIMARY KEY (job, idx))')
+      sql.exec('INSERT INTO parts SELECT * FROM parts_new')
+      sql.exec('DROP TABLE parts_new')
+      sql.exec('CREATE INDEX parts_hash ON parts (hash)')
+      sql.exec('UPDATE jobs SET lease_until = 0, next_at = 0 WHERE id = ?', mid)
+    })
+    const made = await runInDurableObject(restarted, (_o: SenderObject, state) =>
+      Object.fromEntries(state.storage.sql.exec<{ name: string; sql: string }>("SELECT name, sql FROM sqlite_master WHERE name IN ('turns', 'parts')").toArray().map((r) => [r.name, r.sql]))
+    )
+    expect(made.parts).toMatch(/WITHOUT ROWID$/)
+    expect(made.turns).not.toMatch(/AUTOINCREMENT/)
+    // Within the echo grace period the part in flight is not sent again.
+    await runDurableObjectAlarm(restarted)
+    expect(net.textsTo(sender)).toEqual([])
+    // Its echo (with an id the object never heard) is recognised by the text's hash as the bot's own.
+    await postItems([{ senderId: sender, kind: 'echo', text: 'Second part.' }])
+    expect((await restarted.conversationState()).pauseReason).toBeNull()
+    await runInDurableObject(restarted, (_o: SenderObject, state) => {
+      state.storage.sql.exec('UPDATE jobs SET next_at = 0 WHERE id = ?', mid)
+    })
+    await runDurableObjectAlarm(restarted)
+    expect(net.textsTo(sender)).toEqual([])
+    const snap = await restarted.snapshot()
+    expect(snap.jobs).toMatchObject([{ id: mid, state: 'done' }])
+    expect(snap.turns.map((t) => [t.role, t.text])).toEqual([
+      ['user', 'hi there'],
+      ['assistant', 'First part. Second part.'],
+    ])
+  })
+})
