@@ -58,7 +58,8 @@ interface Lease {
  * resolves to the units granted (0: over budget); concurrent model calls share one request.
  */
 export class BudgetLeases {
-  private readonly byAccount = new Map<string, Lease>()
+  /** Per account, the newest day's lease and the day before's (newest first). */
+  private readonly byAccount = new Map<string, Lease[]>()
 
   constructor(private readonly now: () => number = () => Date.now()) {}
 
@@ -66,11 +67,16 @@ export class BudgetLeases {
   async spend(account: string, day: string, limit: number, ask: (want: number) => Promise<number>): Promise<boolean> {
     // LLM_DAILY_BUDGET=0: no model calls, and no request to learn it.
     if (!(limit >= 1)) return false
-    let lease = this.byAccount.get(account)
     // A new day (or a new limit) starts a new lease: yesterday's leftover is never spent today.
-    if (!lease || lease.day !== day || lease.limit !== limit) {
+    // The day before's lease is kept beside it: the day is taken before the call gets here, so
+    // around midnight calls dated either day interleave, and each must not start the other's
+    // lease over (stranding its units).
+    const held = this.byAccount.get(account) ?? []
+    let lease = held.find((l) => l.day === day && l.limit === limit)
+    if (!lease) {
       lease = { day, limit, left: 0, block: 0, grantedAt: 0, exhausted: false }
-      this.byAccount.set(account, lease)
+      const byDay = [lease, ...held.filter((l) => l.day !== day)].sort((a, b) => (a.day < b.day ? 1 : a.day > b.day ? -1 : 0))
+      this.byAccount.set(account, byDay.slice(0, 2))
     }
     for (;;) {
       if (lease.left > 0) {

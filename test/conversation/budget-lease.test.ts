@@ -109,6 +109,23 @@ describe('isolates leasing the budget from one account object', () => {
     expect((await stub.status(2000, Date.parse('2026-11-28T12:00:00Z'))).llmCallsToday).toBe(FIRST_BLOCK)
   })
 
+  it('keeps today\'s lease while model calls dated yesterday still come in after midnight: no unit of today is thrown away', async () => {
+    const { name, stub } = freshAccount()
+    const i = isolate(stub, 2000)
+    const [yesterday, today] = ['2026-11-28', '2026-11-29']
+    expect(await i.spend(name, yesterday)).toBe(true)
+    // The day is taken before the request for the unit is made, so around midnight calls dated
+    // either day interleave in one isolate.
+    for (let k = 0; k < 4; k++) {
+      expect(await i.spend(name, today)).toBe(true)
+      expect(await i.spend(name, yesterday)).toBe(true)
+    }
+    // One block each day, the calls of each day taken from it.
+    expect(i.asked).toEqual([FIRST_BLOCK, FIRST_BLOCK])
+    expect((await stub.status(2000, Date.parse(`${today}T12:00:00Z`))).llmCallsToday).toBe(FIRST_BLOCK)
+    expect((await stub.status(2000, Date.parse(`${yesterday}T12:00:00Z`))).llmCallsToday).toBe(FIRST_BLOCK)
+  })
+
   it('with a budget of 0 allows no model call and makes no request', async () => {
     const { name, stub } = freshAccount()
     const i = isolate(stub, 0)
