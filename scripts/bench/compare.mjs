@@ -16,6 +16,9 @@ import { summarize } from '../../tools/bench-stats.ts'
 import { ROOT } from '../sandbox/sandbox.mjs'
 import { repliesBySender, waitForReplies, webhookPhase } from './load.mjs'
 
+/** The yardstick Worker's wrangler config (its probes run under the same one). */
+const YARDSTICK_CONFIG = join(ROOT, 'scripts', 'bench', 'yardstick', 'wrangler.toml')
+
 const CLK_TCK = (() => {
   try {
     return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
@@ -120,19 +123,19 @@ export async function runComparison(opts) {
   const common = { graph: { latencyMs: opts.graphMs }, llm: { latencyMs: opts.llmMs } }
   const sides = {
     product: await startE2E({ ...common, vars: { LLM_DAILY_BUDGET: '10000000' } }),
-    yardstick: await startE2E({ ...common, config: join(ROOT, 'scripts', 'bench', 'yardstick', 'wrangler.toml') }),
+    yardstick: await startE2E({ ...common, config: YARDSTICK_CONFIG }),
   }
   const variants = opts.variants ?? []
   for (const v of variants) {
     sides[v.name] = await startE2E({
       ...common,
-      ...(v.yardstick ? { config: join(ROOT, 'scripts', 'bench', 'yardstick', 'wrangler.toml') } : { vars: { LLM_DAILY_BUDGET: '10000000', ...v.vars } }),
+      ...(v.yardstick ? { config: YARDSTICK_CONFIG } : { vars: { LLM_DAILY_BUDGET: '10000000', ...v.vars } }),
       ...(v.traceCollector ? { traceCollector: true } : {}),
     })
   }
   const probes = opts.probes ?? []
   const probeName = (p) => `probe ${p.unit}`
-  for (const p of probes) sides[probeName(p)] = await startE2E({ ...common, config: join(ROOT, 'scripts', 'bench', 'yardstick', 'wrangler.toml'), vars: p.vars })
+  for (const p of probes) sides[probeName(p)] = await startE2E({ ...common, config: YARDSTICK_CONFIG, vars: p.vars })
   const results = { product: {}, yardstick: {}, clkTck: CLK_TCK, llmMs: opts.llmMs, graphMs: opts.graphMs, rounds: opts.rounds }
   try {
     for (const [name, stack] of Object.entries(sides)) {
@@ -170,14 +173,14 @@ export async function runComparison(opts) {
       for (const c of [1, 5, 'again']) {
         const list = rounds[name][c]
         if (!list.length) continue
+        const { senders: _, ...kept } = median(list, (p) => p.cpuMsPerDm)
         results[name] ??= {}
         results[name][c === 'again' ? 'again' : `c${c}`] = {
-          ...median(list, (p) => p.cpuMsPerDm),
+          ...kept,
           ackP50Median: median(list, (p) => p.ack.p50).ack.p50,
           ackP99Median: median(list, (p) => p.ack.p99).ack.p99,
           rounds: list.map((p) => ({ cpuMsPerDm: p.cpuMsPerDm, ackP50: p.ack.p50, ackP99: p.ack.p99, answered: p.answered, n: p.n })),
         }
-        delete results[name][c === 'again' ? 'again' : `c${c}`].senders
       }
     }
   } finally {

@@ -68,7 +68,6 @@ export function costBudgets(r, atMost) {
  */
 function renderGap(c, u) {
   if (!c.unitPrices?.length || !u) return []
-  const price = Object.fromEntries(c.unitPrices.map((x) => [x.unit, x.msPerUnit]))
   const p = c.product.c5
   const y = c.yardstick.c5
   // The comparison's DMs each come from a new sender, like the count phase's first DMs. The
@@ -190,12 +189,13 @@ export function renderCost(r) {
       table(
         ['Round', ...c.product.c1.rounds.map((_, i) => `${i + 1}`)],
         ['product', 'yardstick'].flatMap((s) =>
-          [1, 5, 'again']
-            .filter((cc) => c[s][cc === 'again' ? 'again' : `c${cc}`])
-            .map((cc) => [
-              `${s} ${cc === 'again' ? 'c=5, next DM' : `c=${cc}`}: CPU ms/DM · ack p50 ms`,
-              ...c[s][cc === 'again' ? 'again' : `c${cc}`].rounds.map((x) => `${fmt(x.cpuMsPerDm, 1)} · ${fmt(x.ackP50, 1)}`),
-            ])
+          [
+            ['c1', 'c=1'],
+            ['c5', 'c=5'],
+            ['again', 'c=5, next DM'],
+          ]
+            .filter(([key]) => c[s][key])
+            .map(([key, label]) => [`${s} ${label}: CPU ms/DM · ack p50 ms`, ...c[s][key].rounds.map((x) => `${fmt(x.cpuMsPerDm, 1)} · ${fmt(x.ackP50, 1)}`)])
         )
       ),
       ''
